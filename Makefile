@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Out-of-tree build of ashmem_linux.ko. The kernel's own build system does
+# the work (see Kbuild); the other targets drive the test bench in scripts/.
+
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+modules_install install: modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(KVER)
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || \
+		rm -rf *.o *.ko *.mod *.mod.c .*.cmd modules.order Module.symvers .tmp_versions
+	$(MAKE) -C tests clean
+
+# Build, boot and test in QEMU guests: every kernel of the matrix, or those
+# named in KERNELS (e.g. make check KERNELS="6.12 7.2").
+check:
+	scripts/check.sh $(KERNELS)
+
+# One guest, one short example program that shows what ashmem does.
+demo:
+	scripts/check.sh --demo $(KERNELS)
+
+# checkpatch.pl --strict and sparse (C=2) on the driver.
+lint:
+	scripts/lint.sh
+
+.PHONY: all modules modules_install install clean check demo lint
