@@ -1,0 +1,644 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ashmem_linux: Android's anonymous shared memory (/dev/ashmem) for stock
+ * Linux kernels.
+ *
+ * Each open of /dev/ashmem is a region: a name, a size and a protection
+ * mask, backed from its first mmap() on by a shmem file. Userspace can
+ * unpin parts of a region it can afford to lose; under memory pressure the
+ * shrinker purges them (ashmem_shrinker.c), and the next PIN says so.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/module.h>
+#include <linux/personality.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "ashmem.h"
+#include "ashmem_compat.h"
+
+#define ASHMEM_VERSION		"1.0.0"
+#define ASHMEM_PROT_ALL		(PROT_READ | PROT_WRITE | PROT_EXEC)
+
+static struct kmem_cache *ashmem_region_cachep;
+
+/*
+ * The backing files' operations: shmem's own, except that mmap() refuses.
+ * A backing file can be reached around the region's checks, through
+ * remap_file_pages() on a mapping or by opening /proc/PID/map_files/; a
+ * mapping made there would not honour the region's prot mask. The region
+ * maps the file with shmem's hook, kept in ashmem_shmem_fops.
+ */
+static const struct file_operations *ashmem_shmem_fops;
+static struct file_operations ashmem_backing_fops;
+
+/*
+ * Writes to a backing file nest its i_rwsem inside a task's locks in
+ * orders no other shmem inode sees; give them a lockdep class of their own.
+ */
+static struct lock_class_key ashmem_backing_inode_class;
+
+void ashmem_region_put(struct ashmem_region *region)
+{
+	if (refcount_dec_and_test(&region->ref)) {
+		kfree(region->name);
+		kmem_cache_free(ashmem_region_cachep, region);
+	}
+}
+
+static int ashmem_open(struct inode *inode, struct file *file)
+{
+	struct ashmem_region *region;
+	int err;
+
+	err = generic_file_open(inode, file);
+	if (err)
+		return err;
+
+	region = kmem_cache_zalloc(ashmem_region_cachep, GFP_KERNEL_ACCOUNT);
+	if (!region)
+		return -ENOMEM;
+	mutex_init(&region->lock);
+	region->prot_mask = ASHMEM_PROT_ALL;
+	region->ranges = RB_ROOT;
+	refcount_set(&region->ref, 1);
+
+	file->private_data = region;
+	return 0;
+}
+
+static int ashmem_release(struct inode *inode, struct file *file)
+{
+	struct ashmem_region *region = file->private_data;
+	struct file *backing;
+
+	mutex_lock(&region->lock);
+	ashmem_range_release_all(region);
+	backing = region->file;
+	region->file = NULL;
+	mutex_unlock(&region->lock);
+
+	if (backing)
+		fput(backing);
+	ashmem_region_put(region);
+	return 0;
+}
+
+/**
+ * ashmem_backing_file() - the backing file, for read() and llseek()
+ * @region: the region
+ * @reading: the caller reads the region's contents
+ *
+ * The backing file lives until release, so callers use it without the
+ * region's lock, which a fault on a user buffer could need again through
+ * mmap().
+ *
+ * Return: the file; NULL for a region of size 0; ERR_PTR(-EBADF) before the
+ * first mmap(); ERR_PTR(-EPERM) to a reader when the prot mask lacks
+ * PROT_READ.
+ */
+static struct file *ashmem_backing_file(struct ashmem_region *region,
+					bool reading)
+{
+	struct file *backing;
+
+	mutex_lock(&region->lock);
+	if (!region->size)
+		backing = NULL;
+	else if (!region->file)
+		backing = ERR_PTR(-EBADF);
+	else if (reading && !(region->prot_mask & PROT_READ))
+		backing = ERR_PTR(-EPERM);
+	else
+		backing = region->file;
+	mutex_unlock(&region->lock);
+	return backing;
+}
+
+/*
+ * read() reads the backing file. The caller's buffer stays user memory all
+ * the way down: a bad pointer is -EFAULT, never a kernel access.
+ */
+static ssize_t ashmem_read_iter(struct kiocb *iocb, struct iov_iter *iter)
+{
+	struct file *backing = ashmem_backing_file(iocb->ki_filp->private_data,
+						   true);
+
+	if (IS_ERR_OR_NULL(backing))
+		return PTR_ERR_OR_ZERO(backing);
+	return vfs_iter_read(backing, iter, &iocb->ki_pos, 0);
+}
+
+/*
+ * The region keeps its own file position. SEEK_DATA and SEEK_HOLE ask shmem
+ * where the data is; the rest is plain arithmetic against the size.
+ */
+static loff_t ashmem_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct file *backing = ashmem_backing_file(file->private_data, false);
+	loff_t pos;
+
+	if (!backing)
+		return -EINVAL;
+	if (IS_ERR(backing))
+		return PTR_ERR(backing);
+
+	if (whence == SEEK_DATA || whence == SEEK_HOLE) {
+		pos = vfs_llseek(backing, offset, whence);
+		if (pos < 0)
+			return pos;
+		return vfs_setpos(file, pos, MAX_LFS_FILESIZE);
+	}
+	return generic_file_llseek_size(file, offset, whence, MAX_LFS_FILESIZE,
+					i_size_read(file_inode(backing)));
+}
+
+static int ashmem_backing_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return -EPERM;
+}
+
+#ifdef ASHMEM_HAVE_MMAP_PREPARE
+static int ashmem_backing_mmap_prepare(struct vm_area_desc *desc)
+{
+	return -EPERM;
+}
+#endif
+
+/* Take shmem's file operations as they are, and make a refusing copy. */
+static int ashmem_backing_fops_init(void)
+{
+	struct file *probe = ashmem_shmem_file_setup("ashmem-probe", 0);
+
+	if (IS_ERR(probe))
+		return PTR_ERR(probe);
+	ashmem_shmem_fops = probe->f_op;
+	fput(probe);
+
+	ashmem_backing_fops = *ashmem_shmem_fops;
+	ashmem_backing_fops.owner = THIS_MODULE;
+#ifdef ASHMEM_HAVE_MMAP_PREPARE
+	if (ashmem_fops_has_mmap_prepare(ashmem_shmem_fops)) {
+		if (!ASHMEM_CAN_RUN_MMAP_PREPARE) {
+			pr_err("shmem maps through ->mmap_prepare, which this kernel offers no way to call\n");
+			return -EOPNOTSUPP;
+		}
+		ashmem_fops_set_mmap_prepare(&ashmem_backing_fops,
+					     ashmem_backing_mmap_prepare);
+		return 0;
+	}
+#endif
+	ashmem_backing_fops.mmap = ashmem_backing_mmap;
+	return 0;
+}
+
+/*
+ * Create the backing file at the first mmap(). Its name makes maps show
+ * /dev/ashmem/<name>. The file and its inode get the refusing operations.
+ * Each file opened with them holds a reference on this module, which
+ * __fput() drops, so the module outlives every mapping of a backing file;
+ * the open region already holds one, so taking another cannot fail.
+ */
+static int ashmem_backing_create(struct ashmem_region *region)
+{
+	const char *name = region->name ?: ASHMEM_NAME_DEF;
+	struct file *backing;
+	struct inode *inode;
+
+	backing = ashmem_shmem_file_setup(name, region->size);
+	if (IS_ERR(backing))
+		return PTR_ERR(backing);
+
+	inode = file_inode(backing);
+	lockdep_set_class(&inode->i_rwsem, &ashmem_backing_inode_class);
+	inode->i_fop = &ashmem_backing_fops;
+	__module_get(THIS_MODULE);
+	backing->f_op = &ashmem_backing_fops;
+	backing->f_mode |= FMODE_LSEEK;
+	region->file = backing;
+	return 0;
+}
+
+/* VM_MAY* bits the prot mask forbids, so mprotect() cannot add them later. */
+static unsigned long ashmem_forbidden_may_flags(unsigned long prot_mask)
+{
+	unsigned long flags = 0;
+
+	if (!(prot_mask & PROT_READ))
+		flags |= VM_MAYREAD;
+	if (!(prot_mask & PROT_WRITE))
+		flags |= VM_MAYWRITE;
+	if (!(prot_mask & PROT_EXEC))
+		flags |= VM_MAYEXEC;
+	return flags;
+}
+
+static int ashmem_mmap_check(struct ashmem_region *region,
+			     struct vm_area_struct *vma)
+{
+	unsigned long region_pages = PAGE_ALIGN(region->size) >> PAGE_SHIFT;
+	unsigned long allowed = calc_vm_prot_bits(region->prot_mask, 0);
+
+	if (!region->size)
+		return -EINVAL;
+	if (vma_pages(vma) > region_pages ||
+	    vma->vm_pgoff > region_pages - vma_pages(vma))
+		return -EINVAL;
+	if (vma->vm_flags & ~allowed & calc_vm_prot_bits(ASHMEM_PROT_ALL, 0))
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * A shared mapping maps the backing file through shmem's own mmap hook, so
+ * it gets shmem's vm_ops. A private mapping is private anonymous memory
+ * that only carries the backing file's name, as in Android's driver.
+ */
+static int ashmem_map_backing(struct file *backing, struct vm_area_struct *vma)
+{
+	vma_set_file(vma, backing);
+	if (!(vma->vm_flags & VM_SHARED)) {
+		vma_set_anonymous(vma);
+		return 0;
+	}
+	if (ashmem_fops_has_mmap_prepare(ashmem_shmem_fops))
+		return ashmem_run_mmap_prepare(ashmem_shmem_fops, backing, vma);
+	return ashmem_shmem_fops->mmap(backing, vma);
+}
+
+static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct ashmem_region *region = file->private_data;
+	int err;
+
+	mutex_lock(&region->lock);
+	err = ashmem_mmap_check(region, vma);
+	if (err)
+		goto out;
+	if (!region->file) {
+		err = ashmem_backing_create(region);
+		if (err)
+			goto out;
+	}
+	ashmem_vm_flags_clear(vma, ashmem_forbidden_may_flags(region->prot_mask));
+	err = ashmem_map_backing(region->file, vma);
+out:
+	mutex_unlock(&region->lock);
+	return err;
+}
+
+static long ashmem_set_name(struct ashmem_region *region,
+			    const char __user *uname)
+{
+	char buf[ASHMEM_NAME_LEN];
+	char *name = NULL;
+	long len;
+
+	len = strncpy_from_user(buf, uname, sizeof(buf));
+	if (len < 0)
+		return -EFAULT;
+	buf[sizeof(buf) - 1] = '\0';	/* longer names are truncated */
+	if (buf[0]) {
+		name = kasprintf(GFP_KERNEL_ACCOUNT, ASHMEM_NAME_PREFIX "%s", buf);
+		if (!name)
+			return -ENOMEM;
+	}
+
+	mutex_lock(&region->lock);
+	if (region->file) {
+		mutex_unlock(&region->lock);
+		kfree(name);
+		return -EINVAL;
+	}
+	swap(region->name, name);
+	mutex_unlock(&region->lock);
+	kfree(name);
+	return 0;
+}
+
+static long ashmem_get_name(struct ashmem_region *region, char __user *uname)
+{
+	char buf[ASHMEM_NAME_LEN];
+	size_t len;
+
+	mutex_lock(&region->lock);
+	strscpy(buf, region->name ? region->name + strlen(ASHMEM_NAME_PREFIX) :
+		ASHMEM_NAME_DEF, sizeof(buf));
+	mutex_unlock(&region->lock);
+
+	len = strlen(buf) + 1;
+	return copy_to_user(uname, buf, len) ? -EFAULT : 0;
+}
+
+static long ashmem_set_size(struct ashmem_region *region, size_t size)
+{
+	long ret = 0;
+
+	/* Beyond this a shmem file cannot grow, nor PAGE_ALIGN() hold the size. */
+	if (size > MAX_LFS_FILESIZE || PAGE_ALIGN(size) < size)
+		return -EINVAL;
+
+	mutex_lock(&region->lock);
+	if (region->file)
+		ret = -EINVAL;
+	else
+		region->size = size;
+	mutex_unlock(&region->lock);
+	return ret;
+}
+
+static long ashmem_get_size(struct ashmem_region *region)
+{
+	long size;
+
+	mutex_lock(&region->lock);
+	size = region->size;
+	mutex_unlock(&region->lock);
+	return size;
+}
+
+/*
+ * Protection bits can only be removed. A process whose personality has
+ * READ_IMPLIES_EXEC gets PROT_EXEC with PROT_READ, as mmap() would give it,
+ * but only while the mask still allows it.
+ */
+static long ashmem_set_prot_mask(struct ashmem_region *region,
+				 unsigned long prot)
+{
+	long ret = 0;
+
+	mutex_lock(&region->lock);
+	if ((region->prot_mask & prot) != prot) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if ((prot & PROT_READ) && (current->personality & READ_IMPLIES_EXEC))
+		prot |= region->prot_mask & PROT_EXEC;
+	region->prot_mask = prot;
+out:
+	mutex_unlock(&region->lock);
+	return ret;
+}
+
+static long ashmem_get_prot_mask(struct ashmem_region *region)
+{
+	long prot;
+
+	mutex_lock(&region->lock);
+	prot = region->prot_mask;
+	mutex_unlock(&region->lock);
+	return prot;
+}
+
+/**
+ * ashmem_pin_pages() - turn a struct ashmem_pin into a page range
+ * @region: the region, locked
+ * @pin: the byte range userspace passed
+ * @start: first page
+ * @last: last page
+ *
+ * len 0 means up to the end of the region. Offset and length must be page
+ * aligned, their sum must fit in 32 bits, and the range must lie within the
+ * region rounded up to whole pages, which must have been mapped once.
+ *
+ * Return: 0 or -EINVAL.
+ */
+static int ashmem_pin_pages(struct ashmem_region *region,
+			    const struct ashmem_pin *pin,
+			    pgoff_t *start, pgoff_t *last)
+{
+	u64 end = PAGE_ALIGN(region->size);
+	u64 offset = pin->offset, len = pin->len;
+
+	if (!region->file)
+		return -EINVAL;
+	if (!len)
+		len = offset < end ? end - offset : 0;
+	if (!len || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(len))
+		return -EINVAL;
+	if (offset + len > U32_MAX || offset + len > end)
+		return -EINVAL;
+
+	*start = offset >> PAGE_SHIFT;
+	*last = *start + (len >> PAGE_SHIFT) - 1;
+	return 0;
+}
+
+static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
+			     struct ashmem_pin __user *upin)
+{
+	struct ashmem_range *spare = NULL;
+	struct ashmem_pin pin;
+	pgoff_t start, last;
+	long ret;
+
+	if (copy_from_user(&pin, upin, sizeof(pin)))
+		return -EFAULT;
+	/* A pin may split a range and an unpin add one: allocate before locking. */
+	if (cmd != ASHMEM_GET_PIN_STATUS) {
+		spare = ashmem_range_alloc();
+		if (!spare)
+			return -ENOMEM;
+	}
+
+	mutex_lock(&region->lock);
+	ret = ashmem_pin_pages(region, &pin, &start, &last);
+	if (ret)
+		goto out;
+
+	switch (cmd) {
+	case ASHMEM_PIN:
+		ret = ashmem_range_pin(region, start, last, &spare);
+		break;
+	case ASHMEM_UNPIN:
+		ashmem_range_unpin(region, start, last, &spare);
+		break;
+	case ASHMEM_GET_PIN_STATUS:
+		ret = ashmem_range_any_unpinned(region, start, last) ?
+			ASHMEM_IS_UNPINNED : ASHMEM_IS_PINNED;
+		break;
+	}
+out:
+	mutex_unlock(&region->lock);
+	ashmem_range_free(spare);
+	return ret;
+}
+
+static long ashmem_purge_all_caches(void)
+{
+	/* The initial namespace's CAP_SYS_ADMIN: a purge hits every container. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return min_t(unsigned long, ashmem_purge_all(), LONG_MAX);
+}
+
+static long ashmem_get_file_id(struct ashmem_region *region,
+			       void __user *uid, bool compat)
+{
+	unsigned long ino;
+
+	mutex_lock(&region->lock);
+	ino = region->file ? file_inode(region->file)->i_ino : 0;
+	mutex_unlock(&region->lock);
+
+	if (!ino)
+		return -EINVAL;
+	if (compat)
+		return put_user(ino, (compat_ulong_t __user *)uid);
+	return put_user(ino, (unsigned long __user *)uid);
+}
+
+static long ashmem_do_ioctl(struct file *file, unsigned int cmd,
+			    unsigned long arg, bool compat)
+{
+	struct ashmem_region *region = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case ASHMEM_SET_NAME:
+		return ashmem_set_name(region, uarg);
+	case ASHMEM_GET_NAME:
+		return ashmem_get_name(region, uarg);
+	case ASHMEM_SET_SIZE:
+		return ashmem_set_size(region, arg);
+	case ASHMEM_GET_SIZE:
+		return ashmem_get_size(region);
+	case ASHMEM_SET_PROT_MASK:
+		return ashmem_set_prot_mask(region, arg);
+	case ASHMEM_GET_PROT_MASK:
+		return ashmem_get_prot_mask(region);
+	case ASHMEM_PIN:
+	case ASHMEM_UNPIN:
+	case ASHMEM_GET_PIN_STATUS:
+		return ashmem_pin_ioctl(region, cmd, uarg);
+	case ASHMEM_PURGE_ALL_CACHES:
+		return ashmem_purge_all_caches();
+	case ASHMEM_GET_FILE_ID:
+		return ashmem_get_file_id(region, uarg, compat);
+	}
+	return -ENOTTY;
+}
+
+static long ashmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return ashmem_do_ioctl(file, cmd, arg, false);
+}
+
+#ifdef CONFIG_COMPAT
+/*
+ * 32-bit processes encode the size_t and unsigned long arguments of
+ * SET_SIZE, SET_PROT_MASK and GET_FILE_ID in their own command numbers.
+ */
+static long ashmem_compat_ioctl(struct file *file, unsigned int cmd,
+				unsigned long arg)
+{
+	switch (cmd) {
+	case COMPAT_ASHMEM_SET_SIZE:
+		cmd = ASHMEM_SET_SIZE;
+		break;
+	case COMPAT_ASHMEM_SET_PROT_MASK:
+		cmd = ASHMEM_SET_PROT_MASK;
+		break;
+	case COMPAT_ASHMEM_GET_FILE_ID:
+		cmd = ASHMEM_GET_FILE_ID;
+		break;
+	}
+	return ashmem_do_ioctl(file, cmd, (unsigned long)compat_ptr(arg), true);
+}
+#endif
+
+/* /proc/PID/fdinfo/N: the backing inode once mapped, the name, the size. */
+static void ashmem_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct ashmem_region *region = file->private_data;
+
+	mutex_lock(&region->lock);
+	if (region->file)
+		seq_printf(m, "inode:\t%llu\n",
+			   (unsigned long long)file_inode(region->file)->i_ino);
+	if (region->name)
+		seq_printf(m, "name:\t%s\n",
+			   region->name + strlen(ASHMEM_NAME_PREFIX));
+	seq_printf(m, "size:\t%zu\n", region->size);
+	mutex_unlock(&region->lock);
+}
+
+static const struct file_operations ashmem_fops = {
+	.owner = THIS_MODULE,
+	.open = ashmem_open,
+	.release = ashmem_release,
+	.read_iter = ashmem_read_iter,
+	.llseek = ashmem_llseek,
+	.mmap = ashmem_mmap,
+	.unlocked_ioctl = ashmem_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl = ashmem_compat_ioctl,
+#endif
+	.show_fdinfo = ashmem_show_fdinfo,
+};
+
+static struct miscdevice ashmem_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "ashmem",
+	.fops = &ashmem_fops,
+	.mode = 0666,
+};
+
+static int __init ashmem_init(void)
+{
+	int err;
+
+	err = ashmem_backing_fops_init();
+	if (err)
+		return err;
+
+	ashmem_region_cachep = KMEM_CACHE(ashmem_region, SLAB_ACCOUNT);
+	if (!ashmem_region_cachep)
+		return -ENOMEM;
+	err = ashmem_range_cache_init();
+	if (err)
+		goto err_region_cache;
+	err = ashmem_shrinker_init();
+	if (err)
+		goto err_range_cache;
+	err = misc_register(&ashmem_misc);
+	if (err)
+		goto err_shrinker;
+
+	pr_info("version %s, /dev/%s ready\n", ASHMEM_VERSION, ashmem_misc.name);
+	return 0;
+
+err_shrinker:
+	ashmem_shrinker_exit();
+err_range_cache:
+	ashmem_range_cache_exit();
+err_region_cache:
+	kmem_cache_destroy(ashmem_region_cachep);
+	return err;
+}
+
+static void __exit ashmem_exit(void)
+{
+	misc_deregister(&ashmem_misc);
+	ashmem_shrinker_exit();
+	ashmem_range_cache_exit();
+	kmem_cache_destroy(ashmem_region_cachep);
+}
+
+module_init(ashmem_init);
+module_exit(ashmem_exit);
+
+MODULE_DESCRIPTION("Android anonymous shared memory (/dev/ashmem)");
+MODULE_AUTHOR("The ashmem_linux authors");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(ASHMEM_VERSION);

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ashmem_linux: every difference between the kernels we build for, in one
+ * place. Each shim names the kernel that changed the interface; the driver
+ * itself is written against the newest form.
+ */
+#ifndef _ASHMEM_COMPAT_H
+#define _ASHMEM_COMPAT_H
+
+#include <linux/fs.h>
+#include <linux/list_lru.h>
+#include <linux/mm.h>
+#include <linux/shmem_fs.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+#include <linux/version.h>
+
+/*
+ * 7.2 passes the backing file's flags to shmem_file_setup() as vma_flags_t
+ * instead of unsigned long. VM_NORESERVE: like memfd, pages are accounted
+ * as they are allocated, not the whole size up front.
+ */
+static inline struct file *ashmem_shmem_file_setup(const char *name, loff_t size)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
+	return shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
+#else
+	return shmem_file_setup(name, size, VM_NORESERVE);
+#endif
+}
+
+/* 6.3 made vma->vm_flags read-only behind vm_flags_clear() and friends. */
+static inline void ashmem_vm_flags_clear(struct vm_area_struct *vma,
+					 unsigned long flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_clear(vma, flags);
+#else
+	vma->vm_flags &= ~flags;
+#endif
+}
+
+/*
+ * 6.16 added f_op->mmap_prepare, which shmem now implements instead of
+ * ->mmap. A driver that maps a shmem file on the file's behalf runs that
+ * hook on a vm_area_desc with compat_set_desc_from_vma() and
+ * __compat_vma_mmap(). Those two have no version or config macro of their
+ * own: Kbuild defines ASHMEM_HAVE_COMPAT_SET_DESC when <linux/fs.h>
+ * declares them (first tested here on 7.2).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+#define ASHMEM_HAVE_MMAP_PREPARE
+#endif
+
+#if defined(ASHMEM_HAVE_MMAP_PREPARE) && defined(ASHMEM_HAVE_COMPAT_SET_DESC)
+#define ASHMEM_CAN_RUN_MMAP_PREPARE	1
+#else
+#define ASHMEM_CAN_RUN_MMAP_PREPARE	0
+#endif
+
+#ifdef ASHMEM_HAVE_MMAP_PREPARE
+static inline bool ashmem_fops_has_mmap_prepare(const struct file_operations *fops)
+{
+	return fops->mmap_prepare;
+}
+#else
+static inline bool ashmem_fops_has_mmap_prepare(const struct file_operations *fops)
+{
+	return false;
+}
+#endif
+
+/**
+ * ashmem_run_mmap_prepare() - run a file's ->mmap_prepare() on a live vma
+ * @fops: the file operations whose hook to run (not necessarily @file's)
+ * @file: the file being mapped; already the vma's vm_file
+ * @vma: the vma under construction
+ *
+ * Return: 0, or a negative errno; -EOPNOTSUPP where the kernel offers no
+ * way for a driver to do this.
+ */
+static inline int ashmem_run_mmap_prepare(const struct file_operations *fops,
+					  struct file *file,
+					  struct vm_area_struct *vma)
+{
+#if ASHMEM_CAN_RUN_MMAP_PREPARE
+	struct vm_area_desc desc;
+	int err;
+
+	compat_set_desc_from_vma(&desc, file, vma);
+	err = fops->mmap_prepare(&desc);
+	if (err)
+		return err;
+	return __compat_vma_mmap(&desc, vma);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+#ifdef ASHMEM_HAVE_MMAP_PREPARE
+static inline void ashmem_fops_set_mmap_prepare(struct file_operations *fops,
+						int (*hook)(struct vm_area_desc *))
+{
+	fops->mmap = NULL;
+	fops->mmap_prepare = hook;
+}
+#endif
+
+/*
+ * 6.7 replaced register_shrinker() on a caller-owned struct with
+ * shrinker_alloc()/shrinker_register()/shrinker_free(). Before 6.7 the
+ * memcg shrinker id that a memcg-aware list_lru needs is assigned only by
+ * register_shrinker(), which makes the shrinker live at once: there the
+ * list_lru is set up after registration and the callbacks must tolerate
+ * being called before ashmem_shrinker_start() returns.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+static inline struct shrinker *ashmem_shrinker_alloc(unsigned int flags,
+						     const char *name)
+{
+	return shrinker_alloc(flags, "%s", name);
+}
+
+static inline int ashmem_shrinker_start(struct shrinker *shrinker,
+					struct list_lru *lru, const char *name)
+{
+	int err = list_lru_init_memcg(lru, shrinker);
+
+	if (!err)
+		shrinker_register(shrinker);
+	return err;
+}
+
+static inline void ashmem_shrinker_free(struct shrinker *shrinker)
+{
+	shrinker_free(shrinker);
+}
+#else
+static inline struct shrinker *ashmem_shrinker_alloc(unsigned int flags,
+						     const char *name)
+{
+	struct shrinker *shrinker = kzalloc(sizeof(*shrinker), GFP_KERNEL);
+
+	if (shrinker)
+		shrinker->flags = flags;
+	return shrinker;
+}
+
+static inline int ashmem_shrinker_start(struct shrinker *shrinker,
+					struct list_lru *lru, const char *name)
+{
+	int err = register_shrinker(shrinker, "%s", name);
+
+	if (err)
+		return err;
+	err = list_lru_init_memcg(lru, shrinker);
+	if (err)
+		unregister_shrinker(shrinker);
+	return err;
+}
+
+/* unregister_shrinker() is a no-op for a shrinker that is not registered. */
+static inline void ashmem_shrinker_free(struct shrinker *shrinker)
+{
+	unregister_shrinker(shrinker);
+	kfree(shrinker);
+}
+#endif
+
+/* 6.8 made list_lru_add()/_del() take nid and memcg; the _obj forms derive both. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define ashmem_list_lru_add	list_lru_add_obj
+#define ashmem_list_lru_del	list_lru_del_obj
+#else
+#define ashmem_list_lru_add	list_lru_add
+#define ashmem_list_lru_del	list_lru_del
+#endif
+
+/*
+ * 6.13 dropped the spinlock argument of list_lru walk callbacks: the lock
+ * is now the list's own. ASHMEM_LRU_WALK_ARGS declares the callback's
+ * parameters; ashmem_lru_walk_unlock()/_relock() drop and retake the lock
+ * the walk holds.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#define ASHMEM_LRU_WALK_ARGS	struct list_head *item, struct list_lru_one *list, \
+				void *cb_arg
+#define ashmem_lru_walk_lock(list)	(&(list)->lock)
+#else
+#define ASHMEM_LRU_WALK_ARGS	struct list_head *item, struct list_lru_one *list, \
+				spinlock_t *lru_lock, void *cb_arg
+#define ashmem_lru_walk_lock(list)	(lru_lock)
+#endif
+
+#endif /* _ASHMEM_COMPAT_H */

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ashmem_linux: the set of unpinned ranges of a region.
+ *
+ * A region's unpinned pages are kept as disjoint ranges in an rbtree sorted
+ * by first page, so PIN, UNPIN and GET_PIN_STATUS cost O(log n) in the
+ * number of ranges plus the ranges they touch. Everything here runs under
+ * region->lock and never allocates: a caller that may need a new range
+ * allocates it beforehand and passes it in as a spare.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/minmax.h>
+#include <linux/slab.h>
+
+#include "ashmem.h"
+
+static struct kmem_cache *ashmem_range_cachep;
+
+/**
+ * ashmem_range_alloc() - allocate a range for a later pin or unpin
+ *
+ * The range is charged to the caller's memory cgroup, and the LRU gets a
+ * list for that cgroup if it has none yet, so the range can later sit on
+ * the LRU of the cgroup that owns it.
+ *
+ * Return: the range, or NULL.
+ */
+struct ashmem_range *ashmem_range_alloc(void)
+{
+	return kmem_cache_alloc_lru(ashmem_range_cachep, ashmem_lru_list(),
+				    GFP_KERNEL_ACCOUNT);
+}
+
+void ashmem_range_free(struct ashmem_range *range)
+{
+	if (range)
+		kmem_cache_free(ashmem_range_cachep, range);
+}
+
+static struct ashmem_range *range_of(struct rb_node *node)
+{
+	return node ? rb_entry(node, struct ashmem_range, node) : NULL;
+}
+
+/* The first range that ends at or after @page: the only candidate to hold it. */
+static struct ashmem_range *range_first_from(struct ashmem_region *region,
+					     pgoff_t page)
+{
+	struct rb_node *node = region->ranges.rb_node;
+	struct ashmem_range *found = NULL;
+
+	while (node) {
+		struct ashmem_range *range = range_of(node);
+
+		if (range->last >= page) {
+			found = range;
+			node = node->rb_left;
+		} else {
+			node = node->rb_right;
+		}
+	}
+	return found;
+}
+
+static void range_insert(struct ashmem_region *region, struct ashmem_range *new)
+{
+	struct rb_node **link = &region->ranges.rb_node, *parent = NULL;
+
+	while (*link) {
+		parent = *link;
+		if (new->start < range_of(parent)->start)
+			link = &parent->rb_left;
+		else
+			link = &parent->rb_right;
+	}
+	rb_link_node(&new->node, parent, link);
+	rb_insert_color(&new->node, &region->ranges);
+}
+
+/* Add @range as unpinned pages [@start, @last]; purged ranges stay off the LRU. */
+static void range_add(struct ashmem_region *region, struct ashmem_range *range,
+		      pgoff_t start, pgoff_t last, bool purged)
+{
+	range->region = region;
+	range->start = start;
+	range->last = last;
+	range->purged = purged;
+	range_insert(region, range);
+	if (!purged)
+		ashmem_lru_add(range);
+}
+
+/* Forget @range: its pages are pinned again, or merged into another range. */
+static void range_remove(struct ashmem_region *region, struct ashmem_range *range)
+{
+	rb_erase(&range->node, &region->ranges);
+	if (!range->purged)
+		ashmem_lru_del(range);
+	ashmem_range_free(range);
+}
+
+static struct ashmem_range *take_spare(struct ashmem_range **spare)
+{
+	struct ashmem_range *range = *spare;
+
+	*spare = NULL;
+	return range;
+}
+
+/**
+ * ashmem_range_unpin() - mark pages [@start, @last] unpinned
+ * @region: the region, locked
+ * @start: first page
+ * @last: last page
+ * @spare: a range from ashmem_range_alloc(); taken (set to NULL) if used
+ *
+ * The new range absorbs every range it overlaps, and is marked purged if
+ * any of them was, as Android does. It also absorbs adjacent ranges in the
+ * same purge state, which keeps the tree small without ever reporting
+ * WAS_PURGED for pages that were not. Pages already unpinned as a whole
+ * keep their range, and so their place on the LRU.
+ */
+void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
+			pgoff_t last, struct ashmem_range **spare)
+{
+	struct ashmem_range *range, *prev, *next;
+	bool purged = false;
+
+	range = range_first_from(region, start);
+	if (range && range->start <= start && range->last >= last)
+		return;
+
+	prev = range ? range_of(rb_prev(&range->node)) :
+		       range_of(rb_last(&region->ranges));
+	while (range && range->start <= last) {
+		next = range_of(rb_next(&range->node));
+		start = min(start, range->start);
+		last = max(last, range->last);
+		purged |= range->purged;
+		range_remove(region, range);
+		range = next;
+	}
+
+	if (prev && prev->last + 1 == start && prev->purged == purged) {
+		start = prev->start;
+		range_remove(region, prev);
+	}
+	if (range && range->start == last + 1 && range->purged == purged) {
+		last = range->last;
+		range_remove(region, range);
+	}
+
+	range_add(region, take_spare(spare), start, last, purged);
+}
+
+/**
+ * ashmem_range_pin() - mark pages [@start, @last] pinned
+ * @region: the region, locked
+ * @start: first page
+ * @last: last page
+ * @spare: a range from ashmem_range_alloc(); taken (set to NULL) if a range
+ *	has to be split in two
+ *
+ * Return: ASHMEM_WAS_PURGED if any range overlapping the pages was purged,
+ * else ASHMEM_NOT_PURGED.
+ */
+int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last,
+		     struct ashmem_range **spare)
+{
+	struct ashmem_range *range, *next;
+	int ret = ASHMEM_NOT_PURGED;
+
+	for (range = range_first_from(region, start);
+	     range && range->start <= last; range = next) {
+		next = range_of(rb_next(&range->node));
+		if (range->purged)
+			ret = ASHMEM_WAS_PURGED;
+
+		if (range->start >= start && range->last <= last) {
+			range_remove(region, range);
+		} else if (range->start < start && range->last > last) {
+			pgoff_t tail_last = range->last;
+
+			ashmem_lru_resize(range, range->start, start - 1);
+			range_add(region, take_spare(spare), last + 1, tail_last,
+				  range->purged);
+		} else if (range->start < start) {
+			ashmem_lru_resize(range, range->start, start - 1);
+		} else {
+			ashmem_lru_resize(range, last + 1, range->last);
+		}
+	}
+	return ret;
+}
+
+/* Return: whether any page of [@start, @last] is unpinned. */
+bool ashmem_range_any_unpinned(struct ashmem_region *region, pgoff_t start,
+			       pgoff_t last)
+{
+	struct ashmem_range *range = range_first_from(region, start);
+
+	return range && range->start <= last;
+}
+
+/* Drop every range of a region that is going away. */
+void ashmem_range_release_all(struct ashmem_region *region)
+{
+	struct ashmem_range *range, *next;
+
+	rbtree_postorder_for_each_entry_safe(range, next, &region->ranges, node) {
+		if (!range->purged)
+			ashmem_lru_del(range);
+		ashmem_range_free(range);
+	}
+	region->ranges = RB_ROOT;
+}
+
+/**
+ * ashmem_range_purge() - discard the pages of a range taken off the LRU
+ * @range: the range; its region is locked and has a backing file
+ *
+ * Punches a hole in the backing file, so the pages read back as zeros, and
+ * marks the range purged so the next PIN over it reports ASHMEM_WAS_PURGED.
+ *
+ * Return: the number of pages the range spans.
+ */
+unsigned long ashmem_range_purge(struct ashmem_range *range)
+{
+	loff_t start = (loff_t)range->start << PAGE_SHIFT;
+	loff_t len = (loff_t)ashmem_range_pages(range) << PAGE_SHIFT;
+	int err;
+
+	err = vfs_fallocate(range->region->file,
+			    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, len);
+	/*
+	 * shmem refuses a punch only on a sealed file, which ours cannot be.
+	 * Should it fail anyway, the range still counts as purged: after
+	 * WAS_PURGED the caller treats the contents as undefined.
+	 */
+	if (err)
+		pr_warn_ratelimited("purging %lu pages failed: %d\n",
+				    (unsigned long)ashmem_range_pages(range), err);
+	range->purged = true;
+	return ashmem_range_pages(range);
+}
+
+int ashmem_range_cache_init(void)
+{
+	ashmem_range_cachep = KMEM_CACHE(ashmem_range, SLAB_ACCOUNT);
+	return ashmem_range_cachep ? 0 : -ENOMEM;
+}
+
+void ashmem_range_cache_exit(void)
+{
+	kmem_cache_destroy(ashmem_range_cachep);
+}
