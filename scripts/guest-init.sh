@@ -1,0 +1,49 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=dash
+#
+# /init of the test bench's QEMU guests (scripts/check.sh copies it into each
+# initramfs). It loads /ashmem_linux.ko, runs the tests (or the demo, as
+# /etc/ashmem-bench-mode says), dumps the kernel log and powers off. Lines
+# starting with @@ASHMEM-BENCH are markers that check.sh splits the log on.
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing
+ulimit -c 0
+export HOME=/tmp TMPDIR=/tmp
+
+mode=$(cat /etc/ashmem-bench-mode 2>/dev/null)
+echo "@@ASHMEM-BENCH kernel $(uname -r) mode=${mode:-tests}"
+
+insmod /ashmem_linux.ko
+rc=$?
+echo "@@ASHMEM-BENCH insmod rc=$rc"
+export ASHMEM_MODULE=/ashmem_linux.ko
+
+if [ "$rc" -eq 0 ]; then
+	echo "@@ASHMEM-BENCH run begin"
+	if [ "$mode" = demo ]; then
+		/tests/ashmem_demo
+	else
+		/tests/run_guest.sh
+	fi
+	echo "@@ASHMEM-BENCH run end rc=$?"
+fi
+
+echo "@@ASHMEM-BENCH dmesg begin"
+dmesg
+echo "@@ASHMEM-BENCH dmesg end"
+sync
+poweroff -f

@@ -1,0 +1,477 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+# Variables set here are used by the scripts that source this file (SC2034);
+# single-quoted sh -c scripts get their arguments as $1.. on purpose (SC2016).
+# shellcheck disable=SC2034,SC2016
+#
+# Shared helpers of the ashmem_linux test bench (sourced by check.sh and
+# lint.sh). Every function does one job; everything downloaded or built from
+# a download is cached under $ASHMEM_CACHE, keyed by exact versions, so a warm
+# run touches neither apt nor the network.
+#
+# Environment:
+#   ASHMEM_CACHE             cache root (default /var/cache/ashmem-linux)
+#   ASHMEM_SRC               source tree to test (default: this repository)
+#   KVER_6_1, KVER_6_12,     exact kernel release to use instead of the newest
+#   KVER_7_2                 of the series (e.g. 6.1.0-56-amd64)
+#   ASHMEM_SID_MIRROR        Debian mirror for the sid chroot (default: the
+#                            host's own Debian mirror from its apt sources)
+#   ASHMEM_SID_REFRESH_DAYS  refresh the sid chroot's package lists when they
+#                            are older than this (default 7; "never" disables)
+
+ASHMEM_CACHE=${ASHMEM_CACHE:-/var/cache/ashmem-linux}
+ASHMEM_SRC=${ASHMEM_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+SID_ROOT="$ASHMEM_CACHE/chroot-sid"
+# Series of the matrix. The last one is "whatever Debian sid carries".
+ALL_SERIES=(6.1 6.12 7.2)
+SID_SERIES=7.2
+
+export LC_ALL=C
+export DEBIAN_FRONTEND=noninteractive
+
+APT_OPTS=(-q -y --no-install-recommends -o DPkg::Lock::Timeout=300)
+CLEANUP_MOUNTS=()
+CLEANUP_PATHS=()
+
+# ---------------------------------------------------------------- messages
+
+# Progress goes to stderr so that functions can print results on stdout.
+msg() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARN: %s\n' "$*" >&2; }
+die() {
+	printf 'ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+# now: wall-clock seconds with a fraction, for phase timings.
+now() { printf '%s\n' "${EPOCHREALTIME:-$(date +%s)}"; }
+
+# elapsed START: seconds since START, one decimal.
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+require_root() {
+	[[ $(id -u) -eq 0 ]] || die "run as root: the bench uses apt-get, chroot and mount"
+}
+
+# ---------------------------------------------------------------- cleanup
+
+# cleanup: unmount what we mounted (newest first) and remove temporaries.
+# Idempotent, so a subshell and its parent may both run it.
+cleanup() {
+	local i
+	for ((i = ${#CLEANUP_MOUNTS[@]} - 1; i >= 0; i--)); do
+		if mountpoint -q "${CLEANUP_MOUNTS[i]}"; then
+			umount "${CLEANUP_MOUNTS[i]}" 2>/dev/null || umount -l "${CLEANUP_MOUNTS[i]}" || true
+		fi
+	done
+	for i in "${CLEANUP_PATHS[@]}"; do
+		rm -rf -- "$i"
+	done
+}
+
+# arm_cleanup: (re)install the trap; subshells start without the parent's.
+arm_cleanup() {
+	CLEANUP_MOUNTS=()
+	CLEANUP_PATHS=()
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# tmpdir_under DIR: set TMPD to a fresh directory under DIR, removed at
+# exit (not printed: a command substitution would lose the cleanup entry).
+TMPD=
+tmpdir_under() {
+	mkdir -p "$1"
+	TMPD=$(mktemp -d "$1/.tmp.XXXXXX")
+	CLEANUP_PATHS+=("$TMPD")
+}
+
+# ---------------------------------------------------------------- host apt
+
+# apt_update_once: apt-get update, unless this or a recent run did (the
+# stamp works across the subshells that command substitutions run in).
+apt_update_once() {
+	local stamp="$ASHMEM_CACHE/.apt-updated"
+	if [[ -n $(find "$stamp" -mmin -60 2>/dev/null) ]]; then
+		return 0
+	fi
+	msg "apt-get update"
+	apt-get -q update >/dev/null
+	mkdir -p "$ASHMEM_CACHE"
+	touch "$stamp"
+}
+
+pkg_installed() {
+	[[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]
+}
+
+# ensure_pkgs PKG...: install the packages that are not installed yet.
+ensure_pkgs() {
+	local p missing=()
+	for p in "$@"; do
+		pkg_installed "$p" || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	msg "apt-get install ${missing[*]}"
+	# A fresh machine may have no (or stale) lists: update on first failure.
+	if ! apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/dev/null; then
+		apt_update_once
+		apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/dev/null
+	fi
+}
+
+# apt_candidate PKG: the version apt would install (empty if none).
+apt_candidate() {
+	local v
+	v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')
+	if [[ -z $v || $v == "(none)" ]]; then
+		apt_update_once
+		v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')
+	fi
+	if [[ $v != "(none)" ]]; then
+		printf '%s\n' "$v"
+	fi
+}
+
+# Everything the bench runs on the host (module builds for 6.1/6.12 pull
+# their headers and compiler separately, in ensure_host_kernel_build).
+HOST_PKGS=(make gcc libc6-dev gcc-multilib dwarves kmod cpio gzip xz-utils
+	zstd busybox-static qemu-system-x86 debootstrap)
+
+ensure_host_tools() {
+	ensure_pkgs "${HOST_PKGS[@]}"
+}
+
+# ---------------------------------------------------------------- versions
+
+# series_var SERIES: name of the override variable (7.2 -> KVER_7_2).
+series_var() { printf 'KVER_%s\n' "${1//./_}"; }
+
+# series_regex SERIES: the headers package pattern of a host series.
+series_regex() {
+	case $1 in
+	6.1) printf '%s\n' '^linux-headers-6\.1\.0-[0-9]+-amd64$' ;;
+	6.12) printf '%s\n' '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' ;;
+	*) return 1 ;;
+	esac
+}
+
+# newest_host_kver SERIES: newest release of SERIES in the host's suites.
+newest_host_kver() {
+	local re list
+	re=$(series_regex "$1") || die "unknown series $1"
+	list=$(apt-cache search --names-only "$re" | awk '{ print $1 }')
+	if [[ -z $list ]]; then
+		apt_update_once
+		list=$(apt-cache search --names-only "$re" | awk '{ print $1 }')
+	fi
+	[[ -n $list ]] || die "no package matches $re in the host's apt suites"
+	printf '%s\n' "$list" | sed 's/^linux-headers-//' | sort -V | tail -n 1
+}
+
+# resolve_kver SERIES: the exact kernel release to test for SERIES.
+resolve_kver() {
+	local var
+	var=$(series_var "$1")
+	if [[ -n ${!var:-} ]]; then
+		printf '%s\n' "${!var}"
+	elif [[ $1 == "$SID_SERIES" ]]; then
+		sid_default_kver
+	else
+		newest_host_kver "$1"
+	fi
+}
+
+# ---------------------------------------------------------------- sid chroot
+
+# host_debian_mirror: the Debian archive URL the host itself uses.
+host_debian_mirror() {
+	local url
+	url=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+	if [[ -z $url ]]; then
+		url=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+			awk '$1 == "deb" && $2 ~ /\/debian\/?$/ { print $2; exit }')
+	fi
+	[[ -n $url ]] || die "cannot find the host's Debian mirror; set ASHMEM_SID_MIRROR"
+	printf '%s\n' "$url"
+}
+
+# sid_run CMD...: run a command inside the sid chroot with a clean env.
+sid_run() {
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C \
+		DEBIAN_FRONTEND=noninteractive chroot "$SID_ROOT" "$@"
+}
+
+# sid_lock / sid_unlock: serialise use of the shared chroot between
+# concurrent runs (the lock also ends when the shell that took it exits).
+SID_LOCK_FD=
+sid_lock() {
+	[[ -n $SID_LOCK_FD ]] && return 0
+	mkdir -p "$ASHMEM_CACHE"
+	exec {SID_LOCK_FD}>"$ASHMEM_CACHE/.chroot-sid.lock"
+	flock "$SID_LOCK_FD"
+}
+
+sid_unlock() {
+	[[ -n $SID_LOCK_FD ]] || return 0
+	exec {SID_LOCK_FD}>&-
+	SID_LOCK_FD=
+}
+
+# sid_mount_proc: /proc inside the chroot (objtool and dpkg need it).
+sid_mount_proc() {
+	mountpoint -q "$SID_ROOT/proc" && return 0
+	mount -t proc proc "$SID_ROOT/proc"
+	CLEANUP_MOUNTS+=("$SID_ROOT/proc")
+}
+
+sid_umount_proc() {
+	if mountpoint -q "$SID_ROOT/proc"; then
+		umount "$SID_ROOT/proc" || umount -l "$SID_ROOT/proc"
+	fi
+}
+
+sid_is_complete() {
+	[[ -x $SID_ROOT/usr/bin/apt-get && -x $SID_ROOT/usr/bin/make ]] &&
+		chroot "$SID_ROOT" dpkg-query -W linux-headers-amd64 >/dev/null 2>&1
+}
+
+# sid_bootstrap: debootstrap a fresh sid chroot (about 35 s), atomically.
+sid_bootstrap() {
+	local mirror new
+	mirror=${ASHMEM_SID_MIRROR:-$(host_debian_mirror)}
+	new="$SID_ROOT.new"
+	rm -rf "$new"
+	msg "debootstrap sid into $SID_ROOT (mirror $mirror)"
+	debootstrap --variant=minbase \
+		--include=make,libc6-dev,linux-headers-amd64,ca-certificates \
+		sid "$new" "$mirror" >"$ASHMEM_CACHE/debootstrap.log" 2>&1 ||
+		{
+			tail -n 30 "$ASHMEM_CACHE/debootstrap.log" >&2
+			die "debootstrap of sid failed (log: $ASHMEM_CACHE/debootstrap.log)"
+		}
+	rm -rf "$SID_ROOT"
+	mv "$new" "$SID_ROOT"
+}
+
+sid_ensure() {
+	sid_is_complete && return 0
+	[[ -e $SID_ROOT ]] && warn "sid chroot at $SID_ROOT is incomplete; rebuilding it"
+	sid_bootstrap
+}
+
+# sid_refresh: newest lists and newest headers (and their gcc) in the chroot.
+sid_refresh() {
+	msg "refreshing the sid chroot (apt-get update, upgrade linux-headers-amd64)"
+	cp -L /etc/resolv.conf "$SID_ROOT/etc/resolv.conf"
+	sid_run apt-get -q update >/dev/null
+	sid_run apt-get install "${APT_OPTS[@]}" linux-headers-amd64 >/dev/null
+	sid_run apt-get -q -y autoremove --purge >/dev/null
+	sid_run apt-get clean
+}
+
+# sid_lists_age_days: age of the chroot's package lists, in whole days.
+sid_lists_age_days() {
+	local f
+	f=$(find "$SID_ROOT/var/lib/apt/lists" -maxdepth 1 -name '*Release' -printf '%T@\n' | sort -n | tail -n 1)
+	[[ -n $f ]] || {
+		echo 9999
+		return
+	}
+	awk -v t="${f%.*}" -v n="$(date +%s)" 'BEGIN { printf "%d\n", (n - t) / 86400 }'
+}
+
+# sid_refresh_if_stale: sid moves fast; don't test an old kernel forever.
+sid_refresh_if_stale() {
+	local max=${ASHMEM_SID_REFRESH_DAYS:-7} age
+	[[ $max == never ]] && return 0
+	age=$(sid_lists_age_days)
+	((age >= max)) || return 0
+	msg "sid chroot lists are $age days old (limit $max)"
+	sid_refresh
+}
+
+# sid_default_kver: the release that the chroot's linux-headers-amd64 pulls.
+sid_default_kver() {
+	chroot "$SID_ROOT" dpkg-query -W -f='${Depends}\n' linux-headers-amd64 |
+		grep -oE 'linux-headers-[^ ,]+' | head -n 1 | sed 's/^linux-headers-//'
+}
+
+# sid_ensure_headers KVER: headers of KVER installed inside the chroot.
+sid_ensure_headers() {
+	local pkg="linux-headers-$1"
+	chroot "$SID_ROOT" dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+		grep -q '^install ok installed$' && return 0
+	msg "installing $pkg inside the sid chroot"
+	cp -L /etc/resolv.conf "$SID_ROOT/etc/resolv.conf"
+	sid_run apt-get install "${APT_OPTS[@]}" "$pkg" >/dev/null || {
+		sid_refresh
+		sid_run apt-get install "${APT_OPTS[@]}" "$pkg" >/dev/null
+	}
+}
+
+# kernel_cc HEADERS_DIR: the compiler command the headers were built with
+# (Debian records it in .kernelvariables: $(CROSS_COMPILE)gcc-NN).
+kernel_cc() {
+	local kv="$1/.kernelvariables" cross gcc
+	gcc=$(sed -n 's/^CC = .*)\(gcc-[0-9][0-9]*\)$/\1/p' "$kv" 2>/dev/null | head -n 1)
+	if [[ -z $gcc ]]; then
+		gcc=$(sed -n 's/^CONFIG_GCC_VERSION=\([0-9]*\)..../gcc-\1/p' "$1/.config")
+	fi
+	cross=$(sed -n 's/^override CROSS_COMPILE = \(x86_64-linux-gnu-\)$/\1/p' "$kv" 2>/dev/null | head -n 1)
+	printf '%s%s\n' "$cross" "$gcc"
+}
+
+# sid_ensure_gcc KVER: the compiler of KVER's headers, inside the chroot.
+sid_ensure_gcc() {
+	local cc pkg
+	cc=$(kernel_cc "$SID_ROOT/usr/src/linux-headers-$1")
+	[[ -n $cc ]] || die "cannot tell which gcc built linux-headers-$1"
+	if sid_run sh -c 'command -v "$1"' sh "$cc" >/dev/null; then
+		return 0
+	fi
+	pkg=${cc#x86_64-linux-gnu-}
+	msg "$cc missing in the sid chroot: installing $pkg there"
+	cp -L /etc/resolv.conf "$SID_ROOT/etc/resolv.conf"
+	sid_run apt-get install "${APT_OPTS[@]}" "$pkg" >/dev/null
+	sid_run sh -c 'command -v "$1"' sh "$cc" >/dev/null || die "$cc still missing in the sid chroot"
+}
+
+# ---------------------------------------------------------------- host kernels
+
+# ensure_host_kernel_build KVER: headers and their compiler on the host.
+ensure_host_kernel_build() {
+	local cc
+	ensure_pkgs "linux-headers-$1"
+	cc=$(kernel_cc "/usr/src/linux-headers-$1")
+	[[ -n $cc ]] || die "cannot tell which gcc built linux-headers-$1"
+	command -v "$cc" >/dev/null || ensure_pkgs "${cc#x86_64-linux-gnu-}"
+}
+
+# ---------------------------------------------------------------- kernel images
+
+# apt_in WHERE CMD...: run an apt command on the host or in the sid chroot.
+apt_in() {
+	local where=$1
+	shift
+	if [[ $where == sid ]]; then
+		sid_run "$@"
+	else
+		"$@"
+	fi
+}
+
+# download_deb WHERE PKG DIR: apt-get download PKG into DIR (host path).
+download_deb() {
+	local where=$1 pkg=$2 dir=$3 inner=$3
+	[[ $where == sid ]] && inner=${dir#"$SID_ROOT"}
+	[[ $where == sid ]] && cp -L /etc/resolv.conf "$SID_ROOT/etc/resolv.conf"
+	apt_in "$where" sh -c 'cd "$1" && apt-get -q -o APT::Sandbox::User=root download "$2"' \
+		sh "$inner" "$pkg" >/dev/null
+}
+
+# image_candidates KVER: packages that may hold vmlinuz, most likely first.
+image_candidates() {
+	printf '%s\n' "linux-image-$1-unsigned" "linux-binary-$1" "linux-image-$1"
+}
+
+# fetch_vmlinuz WHERE KVER: cache KVER's vmlinuz; fails if no download works.
+fetch_vmlinuz() {
+	local where=$1 kver=$2 dest="$ASHMEM_CACHE/kernels/$2" tmp pkg deb vmlinuz
+	[[ -s $dest/vmlinuz ]] && return 0
+	if [[ $where == sid ]]; then
+		tmpdir_under "$SID_ROOT/tmp"
+	else
+		tmpdir_under "$ASHMEM_CACHE/kernels"
+	fi
+	tmp=$TMPD
+	while read -r pkg; do
+		apt_in "$where" apt-cache show "$pkg" >/dev/null 2>&1 || continue
+		msg "apt-get download $pkg ($where)"
+		download_deb "$where" "$pkg" "$tmp" || continue
+		deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
+		[[ -n $deb ]] || continue
+		rm -rf "$tmp/x"
+		dpkg-deb -x "$deb" "$tmp/x"
+		vmlinuz=$(find "$tmp/x" -type f -name "vmlinuz*" | head -n 1)
+		if [[ -n $vmlinuz ]]; then
+			mkdir -p "$dest"
+			cp "$vmlinuz" "$dest/vmlinuz.tmp"
+			printf '%s\n' "$(basename "$deb") ${vmlinuz#"$tmp/x"}" >"$dest/source"
+			mv "$dest/vmlinuz.tmp" "$dest/vmlinuz"
+			rm -rf "$tmp"
+			return 0
+		fi
+		rm -f "$deb"
+	done < <(image_candidates "$kver")
+	rm -rf "$tmp"
+	return 1
+}
+
+# ---------------------------------------------------------------- linux-source
+
+# ksrc_ensure: extract from Debian's linux-source-6.12 (the candidate
+# version) the kselftest headers and checkpatch files into
+# $ASHMEM_CACHE/linux-source-6.12/<version>/; sets KSRC to that directory.
+KSRC_FILES=(
+	tools/testing/selftests/kselftest_harness.h
+	tools/testing/selftests/kselftest.h
+	scripts/checkpatch.pl
+	scripts/spelling.txt
+	scripts/const_structs.checkpatch
+)
+
+ksrc_ensure() {
+	local pkg=linux-source-6.12 ver dir debs deb tmp f members=()
+	ver=${ASHMEM_LINUX_SOURCE_VERSION:-$(apt_candidate "$pkg")}
+	[[ -n $ver ]] || die "no candidate for $pkg in the host's apt suites"
+	dir="$ASHMEM_CACHE/$pkg/$ver"
+	KSRC=$dir
+	[[ -e $dir/.complete ]] && return 0
+	debs="$ASHMEM_CACHE/debs"
+	deb=$(find "$debs" -maxdepth 1 -name "${pkg}_${ver//[~:]/?}_all.deb" 2>/dev/null | head -n 1)
+	if [[ -z $deb ]]; then
+		tmpdir_under "$debs"
+		tmp=$TMPD
+		msg "apt-get download $pkg=$ver"
+		download_deb host "$pkg=$ver" "$tmp"
+		deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
+		[[ -n $deb ]] || die "download of $pkg=$ver failed"
+		mv "$deb" "$debs/"
+		deb="$debs/$(basename "$deb")"
+	fi
+	msg "extracting kselftest headers and checkpatch from $(basename "$deb")"
+	for f in "${KSRC_FILES[@]}"; do
+		members+=("linux-source-6.12/$f")
+	done
+	tmpdir_under "$ASHMEM_CACHE/$pkg"
+	tmp=$TMPD
+	dpkg-deb --fsys-tarfile "$deb" |
+		tar -xO ./usr/src/linux-source-6.12.tar.xz |
+		tar -xJ -C "$tmp" --strip-components=1 "${members[@]}"
+	touch "$tmp/.complete"
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
+}
+
+# ---------------------------------------------------------------- sources
+
+# copy_tree SRC DEST [EXCLUDE...]: copy a source tree without VCS data or
+# stale build products (those would make kbuild skip work or mix kernels).
+copy_tree() {
+	local src=$1 dest=$2 ex args=()
+	shift 2
+	for ex in .git '*.o' '*.ko' '*.mod' '*.mod.c' '.*.cmd' '*.a' \
+		modules.order Module.symvers .tmp_versions "$@"; do
+		args+=("--exclude=$ex")
+	done
+	mkdir -p "$dest"
+	tar -C "$src" "${args[@]}" -cf - . | tar -C "$dest" -xf -
+}
+
+# copy_module_sources DEST: the module's sources only (not tests or bench).
+copy_module_sources() {
+	copy_tree "$ASHMEM_SRC" "$1" ./tests ./scripts ./.ci
+}
