@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers shared by the ashmem tests.
+ *
+ * Each operation has a helper that must work (ashmem_assert_*) and, where
+ * the ABI has an error path, one that must fail with the errno the ABI
+ * gives (ashmem_fail_*). They take the harness's _metadata, so an ASSERT in
+ * them ends the calling test, and they say which rule broke.
+ *
+ * Include after kselftest_harness.h. Sizes always come from the page size
+ * the kernel reports, never from a constant: the same tests run on 4K and
+ * 16K page kernels.
+ */
+#ifndef ASHMEM_UTIL_H
+#define ASHMEM_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../uapi/linux/ashmem.h"
+
+#define ASHMEM_DEV		"/dev/ashmem"
+#define ASHMEM_PROT_ALL		(PROT_READ | PROT_WRITE | PROT_EXEC)
+
+static inline size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* "EINVAL" rather than "Invalid argument": the ABI speaks in errno names. */
+static inline const char *errname(int err)
+{
+	const char *name = strerrorname_np(err);
+
+	return name ? name : "(no error)";
+}
+
+static inline const char *ashmem_cmd_name(unsigned long cmd)
+{
+	switch (cmd) {
+	case ASHMEM_PIN:		return "ASHMEM_PIN";
+	case ASHMEM_UNPIN:		return "ASHMEM_UNPIN";
+	case ASHMEM_GET_PIN_STATUS:	return "ASHMEM_GET_PIN_STATUS";
+	}
+	return "ioctl";
+}
+
+/* An ioctl that must succeed; returns what it returned. */
+static inline int ashmem_ioctl_ok(struct __test_metadata *_metadata, int fd,
+				  unsigned long cmd, unsigned long arg,
+				  const char *what)
+{
+	int ret = ioctl(fd, cmd, arg);
+	int err = errno;
+
+	ASSERT_LE(0, ret) {
+		TH_LOG("%s must succeed, but failed with %s", what, errname(err));
+	}
+	return ret;
+}
+
+/* An ioctl that must fail with @expected. */
+static inline void ashmem_ioctl_fails(struct __test_metadata *_metadata,
+				      int fd, unsigned long cmd,
+				      unsigned long arg, int expected,
+				      const char *what)
+{
+	int ret, err;
+
+	errno = 0;
+	ret = ioctl(fd, cmd, arg);
+	err = errno;
+	ASSERT_EQ(-1, ret) {
+		TH_LOG("%s must fail with %s, but returned %d",
+		       what, errname(expected), ret);
+	}
+	ASSERT_EQ(expected, err) {
+		TH_LOG("%s must fail with %s, but failed with %s",
+		       what, errname(expected), errname(err));
+	}
+}
+
+/* Every open of /dev/ashmem is a new region. */
+static inline int ashmem_assert_open(struct __test_metadata *_metadata)
+{
+	int fd = open(ASHMEM_DEV, O_RDWR | O_CLOEXEC);
+	int err = errno;
+
+	ASSERT_LE(0, fd) {
+		TH_LOG("open(%s) failed with %s: is ashmem_linux loaded?",
+		       ASHMEM_DEV, errname(err));
+	}
+	return fd;
+}
+
+/* ------------------------------------------------------------------ name */
+
+static inline void ashmem_assert_set_name(struct __test_metadata *_metadata,
+					  int fd, const char *name)
+{
+	ashmem_ioctl_ok(_metadata, fd, ASHMEM_SET_NAME, (unsigned long)name,
+			"ASHMEM_SET_NAME");
+}
+
+static inline void ashmem_fail_set_name(struct __test_metadata *_metadata,
+					int fd, const void *arg, int err)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "ASHMEM_SET_NAME(%p)", arg);
+	ashmem_ioctl_fails(_metadata, fd, ASHMEM_SET_NAME, (unsigned long)arg,
+			   err, what);
+}
+
+/* GET_NAME must return @expected, NUL-terminated within ASHMEM_NAME_LEN. */
+static inline void ashmem_assert_name(struct __test_metadata *_metadata,
+				      int fd, const char *expected)
+{
+	char buf[ASHMEM_NAME_LEN];
+
+	memset(buf, 'Z', sizeof(buf));
+	ashmem_ioctl_ok(_metadata, fd, ASHMEM_GET_NAME, (unsigned long)buf,
+			"ASHMEM_GET_NAME");
+	ASSERT_NE(NULL, memchr(buf, '\0', sizeof(buf))) {
+		TH_LOG("ASHMEM_GET_NAME must return a NUL-terminated name");
+	}
+	ASSERT_STREQ(expected, buf) {
+		TH_LOG("ASHMEM_GET_NAME must return the region's name");
+	}
+}
+
+static inline void ashmem_fail_get_name(struct __test_metadata *_metadata,
+					int fd, void *arg, int err)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "ASHMEM_GET_NAME(%p)", arg);
+	ashmem_ioctl_fails(_metadata, fd, ASHMEM_GET_NAME, (unsigned long)arg,
+			   err, what);
+}
+
+/* ------------------------------------------------------------------ size */
+
+static inline void ashmem_assert_set_size(struct __test_metadata *_metadata,
+					  int fd, size_t size)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "ASHMEM_SET_SIZE(%zu)", size);
+	ashmem_ioctl_ok(_metadata, fd, ASHMEM_SET_SIZE, size, what);
+}
+
+static inline void ashmem_fail_set_size(struct __test_metadata *_metadata,
+					int fd, size_t size, int err)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "ASHMEM_SET_SIZE(%zu)", size);
+	ashmem_ioctl_fails(_metadata, fd, ASHMEM_SET_SIZE, size, err, what);
+}
+
+static inline void ashmem_assert_size(struct __test_metadata *_metadata,
+				      int fd, size_t expected)
+{
+	int size = ashmem_ioctl_ok(_metadata, fd, ASHMEM_GET_SIZE, 0,
+				   "ASHMEM_GET_SIZE");
+
+	ASSERT_EQ(expected, (size_t)size) {
+		TH_LOG("ASHMEM_GET_SIZE must return the size SET_SIZE set");
+	}
+}
+
+/* ------------------------------------------------------------- prot mask */
+
+static inline void ashmem_assert_set_prot_mask(struct __test_metadata *_metadata,
+					       int fd, unsigned long prot)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "ASHMEM_SET_PROT_MASK(%#lx)", prot);
+	ashmem_ioctl_ok(_metadata, fd, ASHMEM_SET_PROT_MASK, prot, what);
+}
+
+static inline void ashmem_fail_set_prot_mask(struct __test_metadata *_metadata,
+					     int fd, unsigned long prot, int err)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "ASHMEM_SET_PROT_MASK(%#lx)", prot);
+	ashmem_ioctl_fails(_metadata, fd, ASHMEM_SET_PROT_MASK, prot, err,
+			   what);
+}
+
+static inline void ashmem_assert_prot_mask(struct __test_metadata *_metadata,
+					   int fd, int expected)
+{
+	int prot = ashmem_ioctl_ok(_metadata, fd, ASHMEM_GET_PROT_MASK, 0,
+				   "ASHMEM_GET_PROT_MASK");
+
+	ASSERT_EQ(expected, prot) {
+		TH_LOG("ASHMEM_GET_PROT_MASK returned %#x, expected %#x",
+		       prot, expected);
+	}
+}
+
+/* ------------------------------------------------------------------ mmap */
+
+static inline void *ashmem_assert_mmap(struct __test_metadata *_metadata,
+				       int fd, size_t len, int prot, int flags,
+				       off_t offset)
+{
+	void *p = mmap(NULL, len, prot, flags, fd, offset);
+	int err = errno;
+
+	ASSERT_NE(MAP_FAILED, p) {
+		TH_LOG("mmap(len %zu, prot %#x, flags %#x, offset %jd) must work, but failed with %s",
+		       len, prot, flags, (intmax_t)offset, errname(err));
+	}
+	return p;
+}
+
+static inline void ashmem_fail_mmap(struct __test_metadata *_metadata,
+				    int fd, size_t len, int prot, int flags,
+				    off_t offset, int expected)
+{
+	void *p;
+	int err;
+
+	errno = 0;
+	p = mmap(NULL, len, prot, flags, fd, offset);
+	err = errno;
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	ASSERT_EQ(MAP_FAILED, p) {
+		TH_LOG("mmap(len %zu, prot %#x, flags %#x, offset %jd) must fail with %s, but worked",
+		       len, prot, flags, (intmax_t)offset, errname(expected));
+	}
+	ASSERT_EQ(expected, err) {
+		TH_LOG("mmap(len %zu, prot %#x, flags %#x, offset %jd) must fail with %s, but failed with %s",
+		       len, prot, flags, (intmax_t)offset, errname(expected),
+		       errname(err));
+	}
+}
+
+/* A new region named @name of @size bytes, not mapped yet. */
+static inline int ashmem_assert_create(struct __test_metadata *_metadata,
+				       const char *name, size_t size)
+{
+	int fd = ashmem_assert_open(_metadata);
+
+	ashmem_assert_set_name(_metadata, fd, name);
+	ashmem_assert_set_size(_metadata, fd, size);
+	return fd;
+}
+
+/* ------------------------------------------- pin, unpin, get pin status */
+
+static inline int ashmem_pin_ioctl(int fd, unsigned long cmd,
+				   uint32_t offset, uint32_t len)
+{
+	struct ashmem_pin pin = { .offset = offset, .len = len };
+
+	return ioctl(fd, cmd, &pin);
+}
+
+/* @cmd on [@offset, +@len) must succeed and return @expected. */
+static inline void ashmem_assert_pin_cmd(struct __test_metadata *_metadata,
+					 int fd, unsigned long cmd,
+					 uint32_t offset, uint32_t len,
+					 int expected)
+{
+	int ret = ashmem_pin_ioctl(fd, cmd, offset, len);
+	int err = errno;
+
+	ASSERT_LE(0, ret) {
+		TH_LOG("%s {offset %#x, len %#x} must work, but failed with %s",
+		       ashmem_cmd_name(cmd), offset, len, errname(err));
+	}
+	ASSERT_EQ(expected, ret) {
+		TH_LOG("%s {offset %#x, len %#x} returned %d, expected %d",
+		       ashmem_cmd_name(cmd), offset, len, ret, expected);
+	}
+}
+
+static inline void ashmem_fail_pin_cmd(struct __test_metadata *_metadata,
+				       int fd, unsigned long cmd,
+				       uint32_t offset, uint32_t len, int err)
+{
+	struct ashmem_pin pin = { .offset = offset, .len = len };
+	char what[96];
+
+	snprintf(what, sizeof(what), "%s {offset %#x, len %#x}",
+		 ashmem_cmd_name(cmd), offset, len);
+	ashmem_ioctl_fails(_metadata, fd, cmd, (unsigned long)&pin, err, what);
+}
+
+/* PIN must work and say whether the pages were purged while unpinned. */
+static inline void ashmem_assert_pin(struct __test_metadata *_metadata, int fd,
+				     uint32_t offset, uint32_t len,
+				     int purged)
+{
+	ashmem_assert_pin_cmd(_metadata, fd, ASHMEM_PIN, offset, len, purged);
+}
+
+static inline void ashmem_fail_pin(struct __test_metadata *_metadata, int fd,
+				   uint32_t offset, uint32_t len, int err)
+{
+	ashmem_fail_pin_cmd(_metadata, fd, ASHMEM_PIN, offset, len, err);
+}
+
+static inline void ashmem_assert_unpin(struct __test_metadata *_metadata,
+				       int fd, uint32_t offset, uint32_t len)
+{
+	ashmem_assert_pin_cmd(_metadata, fd, ASHMEM_UNPIN, offset, len, 0);
+}
+
+static inline void ashmem_fail_unpin(struct __test_metadata *_metadata, int fd,
+				     uint32_t offset, uint32_t len, int err)
+{
+	ashmem_fail_pin_cmd(_metadata, fd, ASHMEM_UNPIN, offset, len, err);
+}
+
+/* GET_PIN_STATUS must say IS_PINNED or IS_UNPINNED, as @expected says. */
+static inline void ashmem_assert_pin_status(struct __test_metadata *_metadata,
+					    int fd, uint32_t offset,
+					    uint32_t len, int expected)
+{
+	ashmem_assert_pin_cmd(_metadata, fd, ASHMEM_GET_PIN_STATUS, offset, len,
+			      expected);
+}
+
+static inline void ashmem_fail_pin_status(struct __test_metadata *_metadata,
+					  int fd, uint32_t offset, uint32_t len,
+					  int err)
+{
+	ashmem_fail_pin_cmd(_metadata, fd, ASHMEM_GET_PIN_STATUS, offset, len,
+			    err);
+}
+
+/* ---------------------------------------------------------------- purge */
+
+static inline long ashmem_assert_purge_all(struct __test_metadata *_metadata,
+					   int fd)
+{
+	return ashmem_ioctl_ok(_metadata, fd, ASHMEM_PURGE_ALL_CACHES, 0,
+			       "ASHMEM_PURGE_ALL_CACHES");
+}
+
+static inline void ashmem_fail_purge_all(struct __test_metadata *_metadata,
+					 int fd, int err)
+{
+	ashmem_ioctl_fails(_metadata, fd, ASHMEM_PURGE_ALL_CACHES, 0, err,
+			   "ASHMEM_PURGE_ALL_CACHES");
+}
+
+/* -------------------------------------------------------------- contents */
+
+/*
+ * The byte a test writes at region offset @off: depends on the offset, so
+ * a page that shows up at the wrong place or a stale page is caught, and a
+ * purged (zero) page never matches a whole page of it.
+ */
+static inline uint8_t pattern_byte(size_t off, uint8_t seed)
+{
+	return (uint8_t)(seed + off % 251 + 1);
+}
+
+/* Fill @len bytes at @p, which maps region offset @off. */
+static inline void fill_pattern(void *p, size_t off, size_t len, uint8_t seed)
+{
+	uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		b[i] = pattern_byte(off + i, seed);
+}
+
+/* Offset of the first byte at @p that differs from the pattern, or -1. */
+static inline ssize_t pattern_mismatch(const void *p, size_t off, size_t len,
+				       uint8_t seed)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != pattern_byte(off + i, seed))
+			return i;
+	return -1;
+}
+
+static inline ssize_t nonzero_byte(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i])
+			return i;
+	return -1;
+}
+
+/* @len bytes at @p (region offset @off) must hold the pattern. */
+static inline void assert_pattern(struct __test_metadata *_metadata,
+				  const void *p, size_t off, size_t len,
+				  uint8_t seed, const char *rule)
+{
+	ssize_t bad = pattern_mismatch(p, off, len, seed);
+
+	ASSERT_EQ(-1, bad) {
+		TH_LOG("%s: region byte %zu is %#x, expected %#x", rule,
+		       off + bad, ((const uint8_t *)p)[bad],
+		       pattern_byte(off + bad, seed));
+	}
+}
+
+/* @len bytes at @p (region offset @off) must read as zeros. */
+static inline void assert_zeros(struct __test_metadata *_metadata,
+				const void *p, size_t off, size_t len,
+				const char *rule)
+{
+	ssize_t bad = nonzero_byte(p, len);
+
+	ASSERT_EQ(-1, bad) {
+		TH_LOG("%s: region byte %zu is %#x, expected 0", rule,
+		       off + bad, ((const uint8_t *)p)[bad]);
+	}
+}
+
+/* ------------------------------------------------------ child processes */
+
+/*
+ * Run @fn(@arg) in a forked child. Returns its exit status, 128 + the
+ * signal that killed it, or -1 if it could not be run. A child reports what
+ * broke on stderr (CHILD_CHECK) rather than with ASSERT_*, whose jump
+ * would land in the parent's copy of the harness.
+ */
+static inline int run_in_child(int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		_exit(fn(arg));
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+#define CHILD_CHECK(cond, fmt, ...) do {				\
+	if (!(cond)) {							\
+		fprintf(stderr, "# child %d: " fmt "\n", (int)getpid(),	\
+			##__VA_ARGS__);					\
+		return 1;						\
+	}								\
+} while (0)
+
+/* --------------------------------------------------------- proc helpers */
+
+/* Read a whole small file into @buf (NUL-terminated); length or -1. */
+static inline ssize_t read_text_file(const char *path, char *buf, size_t size)
+{
+	ssize_t len = 0, n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)len < size - 1) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0) {
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return len;
+}
+
+/*
+ * The value of the "@key:" line of a /proc file such as /proc/meminfo or
+ * /proc/self/fdinfo/N, copied to @out without the separator after the
+ * colon and without the newline. Returns false when the line is missing.
+ * With @tab the separator must be exactly one tab, as fdinfo has it.
+ */
+static inline bool proc_field(const char *path, const char *key, bool tab,
+			      char *out, size_t outlen)
+{
+	char buf[8192], *line, *end;
+	size_t klen = strlen(key);
+
+	if (read_text_file(path, buf, sizeof(buf)) < 0)
+		return false;
+	for (line = buf; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		line += klen + 1;
+		if (tab) {
+			if (*line != '\t')
+				return false;
+			line++;
+		} else {
+			line += strspn(line, " \t");
+		}
+		snprintf(out, outlen, "%s", line);
+		return true;
+	}
+	return false;
+}
+
+/* A /proc/meminfo value in kB, or -1. */
+static inline long meminfo_kb(const char *key)
+{
+	char val[64];
+
+	if (!proc_field("/proc/meminfo", key, false, val, sizeof(val)))
+		return -1;
+	return strtol(val, NULL, 10);
+}
+
+#endif /* ASHMEM_UTIL_H */

@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Run every ashmem test binary installed beside this script, in the guest
+# (busybox sh, root, ashmem_linux loaded). Each prints kselftest TAP; after
+# each this prints "# ashmem-run: <name> exit=<rc>". The unload tests run
+# last: they unload and reload the module, and leave it loaded.
+#
+# Exits 0 when every binary did.
+
+dir=$(dirname "$0")
+status=0
+
+echo "# ashmem-run: kernel $(uname -r) $(uname -m), page size $(getconf PAGESIZE 2>/dev/null || echo '?')"
+
+run() {
+	name=$1
+	if [ ! -x "$dir/$name" ]; then
+		echo "# ashmem-run: $name missing"
+		echo "# ashmem-run: $name exit=127"
+		status=1
+		return
+	fi
+	"$dir/$name"
+	rc=$?
+	echo "# ashmem-run: $name exit=$rc"
+	[ "$rc" -eq 0 ] || status=1
+}
+
+for name in ashmem_test ashmem_test_32 \
+	    ashmem_stress_test ashmem_stress_test_32 \
+	    ashmem_unload_test ashmem_unload_test_32; do
+	run "$name"
+done
+
+if [ ! -e /sys/module/ashmem_linux ]; then
+	echo "# ashmem-run: ashmem_linux is not loaded after the tests"
+	status=1
+fi
+exit $status
