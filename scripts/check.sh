@@ -296,7 +296,7 @@ run_kernel() {
 	insmod=$(marker_value "$log" "insmod rc")
 	[[ $insmod == 0 ]] || reasons+=("insmod failed (rc=${insmod:-none})")
 	runrc=$(marker_value "$log" "run end rc")
-	[[ -n $runrc ]] || reasons+=("the guest never finished the run")
+	[[ -n $runrc || $insmod != 0 ]] || reasons+=("the guest never finished the run")
 	grep -q "^$MARK dmesg end" "$log" || reasons+=("the guest printed no complete kernel log")
 
 	totals=$(tally "$log")
@@ -306,7 +306,7 @@ run_kernel() {
 		[[ $runrc == 0 ]] || reasons+=("ashmem_demo exited with ${runrc:-nothing}")
 		tp=0 tf=0 ts=0
 		[[ $runrc == 0 ]] && tp=1
-	else
+	elif [[ $insmod == 0 ]]; then
 		((tn > 0)) || reasons+=("no test binary ran")
 	fi
 	((tf == 0)) || reasons+=("$tf test failure(s)")
@@ -314,18 +314,29 @@ run_kernel() {
 	problems=$(dmesg_problems "$log")
 	if [[ -n $problems ]]; then
 		reasons+=("kernel log reports problems")
-		printf '[%s] dmesg: %s\n' "$kver" "${problems//$'\n'/$'\n'[$kver] dmesg: }" >&2
+		show_dmesg_problems "$kver" "$log" "$problems"
 	fi
 
 	((${#reasons[@]} == 0)) || status=FAIL
 	# A kernel-level failure with no test failure still counts as one failure.
 	[[ $status == FAIL && $tf -eq 0 ]] && tf=1
 	show_guest_output "$series" "$kver" "$mode" "$status" "$log" "$totals"
-	local why
-	why=$(IFS=';'; printf '%s' "${reasons[*]:-}")
+	local why="" r
+	for r in "${reasons[@]}"; do why+="${why:+; }$r"; done
 	write_result "$dir/result" "kver=$kver" "status=$status" "passed=$tp" "failed=$tf" \
 		"skipped=$ts" "warnings=$nwarn" "build_s=$t_build" "boot_s=$t_boot" "why=$why"
 	[[ $status == PASS ]]
+}
+
+# show_dmesg_problems KVER LOG PROBLEMS: the offending lines, then the first
+# report in context (a WARNING's or Oops' register dump and stack).
+show_dmesg_problems() {
+	local kver=$1 log=$2 problems=$3 first
+	printf '[%s] dmesg: %s\n' "$kver" "${problems//$'\n'/$'\n'[$kver] dmesg: }" >&2
+	first=$(head -n 1 <<<"$problems")
+	printf '%s\n' "---- [$kver] first kernel report in context ----" >&2
+	section "$log" dmesg | grep -F -x -B 3 -A 40 -m 1 -e "$first" | sed "s/^/[$kver] /" >&2
+	printf '%s\n' "---- [$kver] end of kernel report ----" >&2
 }
 
 # show_guest_output SERIES KVER MODE STATUS LOG TOTALS: what the guest ran,
@@ -343,7 +354,7 @@ show_guest_output() {
 		printf '%s\n' "---- [$kver] end of guest output ----"
 	fi
 	[[ $mode == demo ]] && return 0
-	grep '^bin ' <<<"$totals" | while read -r _ name p f s rc note; do
+	sed -n 's/^bin //p' <<<"$totals" | while read -r name p f s rc note; do
 		printf '[%s] %-28s pass %3d  fail %3d  skip %3d  exit %d %s\n' \
 			"$kver" "$name" "$p" "$f" "$s" "$rc" "$note"
 	done
