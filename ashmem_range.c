@@ -30,8 +30,13 @@ static struct kmem_cache *ashmem_range_cachep;
  */
 struct ashmem_range *ashmem_range_alloc(void)
 {
-	return kmem_cache_alloc_lru(ashmem_range_cachep, ashmem_lru_list(),
-				    GFP_KERNEL_ACCOUNT);
+	struct ashmem_range *range;
+
+	range = kmem_cache_alloc_lru(ashmem_range_cachep, ashmem_lru_list(),
+				     GFP_KERNEL_ACCOUNT);
+	if (range)
+		INIT_LIST_HEAD(&range->lru);	/* list_lru adds only empty items */
+	return range;
 }
 
 void ashmem_range_free(struct ashmem_range *range)
