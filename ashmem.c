@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -26,9 +27,15 @@
 
 #include "ashmem.h"
 #include "ashmem_compat.h"
+#include "uapi/linux/ashmem.h"
 
 #define ASHMEM_VERSION		"1.0.0"
 #define ASHMEM_PROT_ALL		(PROT_READ | PROT_WRITE | PROT_EXEC)
+
+/* What a 32-bit process sends: size_t and unsigned long are 4 bytes there. */
+#define COMPAT_ASHMEM_SET_SIZE		_IOW(__ASHMEMIOC, 3, compat_size_t)
+#define COMPAT_ASHMEM_SET_PROT_MASK	_IOW(__ASHMEMIOC, 5, unsigned int)
+#define COMPAT_ASHMEM_GET_FILE_ID	_IOR(__ASHMEMIOC, 11, compat_ulong_t)
 
 static struct kmem_cache *ashmem_region_cachep;
 
@@ -39,8 +46,8 @@ static struct kmem_cache *ashmem_region_cachep;
  * mapping made there would not honour the region's prot mask. The region
  * maps the file with shmem's hook, kept in ashmem_shmem_fops.
  */
-static const struct file_operations *ashmem_shmem_fops;
-static struct file_operations ashmem_backing_fops;
+static const struct file_operations *ashmem_shmem_fops __ro_after_init;
+static struct file_operations ashmem_backing_fops __ro_after_init; /* const after init */
 
 /*
  * Writes to a backing file nest its i_rwsem inside a task's locks in
@@ -176,7 +183,7 @@ static int ashmem_backing_mmap_prepare(struct vm_area_desc *desc)
 #endif
 
 /* Take shmem's file operations as they are, and make a refusing copy. */
-static int ashmem_backing_fops_init(void)
+static int __init ashmem_backing_fops_init(void)
 {
 	struct file *probe = ashmem_shmem_file_setup("ashmem-probe", 0);
 
@@ -187,19 +194,18 @@ static int ashmem_backing_fops_init(void)
 
 	ashmem_backing_fops = *ashmem_shmem_fops;
 	ashmem_backing_fops.owner = THIS_MODULE;
+	if (ashmem_backing_fops.mmap) {
+		ashmem_backing_fops.mmap = ashmem_backing_mmap;
+		return 0;
+	}
 #ifdef ASHMEM_HAVE_MMAP_PREPARE
-	if (ashmem_fops_has_mmap_prepare(ashmem_shmem_fops)) {
-		if (!ASHMEM_CAN_RUN_MMAP_PREPARE) {
-			pr_err("shmem maps through ->mmap_prepare, which this kernel offers no way to call\n");
-			return -EOPNOTSUPP;
-		}
-		ashmem_fops_set_mmap_prepare(&ashmem_backing_fops,
-					     ashmem_backing_mmap_prepare);
+	if (ASHMEM_CAN_RUN_MMAP_PREPARE && ashmem_backing_fops.mmap_prepare) {
+		ashmem_backing_fops.mmap_prepare = ashmem_backing_mmap_prepare;
 		return 0;
 	}
 #endif
-	ashmem_backing_fops.mmap = ashmem_backing_mmap;
-	return 0;
+	pr_err("this kernel's shmem offers no mmap hook a driver can call\n");
+	return -EOPNOTSUPP;
 }
 
 /*
@@ -271,9 +277,9 @@ static int ashmem_map_backing(struct file *backing, struct vm_area_struct *vma)
 		vma_set_anonymous(vma);
 		return 0;
 	}
-	if (ashmem_fops_has_mmap_prepare(ashmem_shmem_fops))
-		return ashmem_run_mmap_prepare(ashmem_shmem_fops, backing, vma);
-	return ashmem_shmem_fops->mmap(backing, vma);
+	if (ashmem_shmem_fops->mmap)
+		return ashmem_shmem_fops->mmap(backing, vma);
+	return ashmem_run_mmap_prepare(ashmem_shmem_fops, backing, vma);
 }
 
 static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)

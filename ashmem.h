@@ -9,23 +9,14 @@
 #ifndef _ASHMEM_H
 #define _ASHMEM_H
 
-#include <linux/compat.h>
-#include <linux/ioctl.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
 
-#include "uapi/linux/ashmem.h"
-
 /* Prefix of the backing file's name, so /proc/PID/maps shows /dev/ashmem/<name>. */
 #define ASHMEM_NAME_PREFIX	"dev/ashmem/"
-
-/* What a 32-bit process sends: size_t and unsigned long are 4 bytes there. */
-#define COMPAT_ASHMEM_SET_SIZE		_IOW(__ASHMEMIOC, 3, compat_size_t)
-#define COMPAT_ASHMEM_SET_PROT_MASK	_IOW(__ASHMEMIOC, 5, unsigned int)
-#define COMPAT_ASHMEM_GET_FILE_ID	_IOR(__ASHMEMIOC, 11, compat_ulong_t)
 
 /*
  * Locking
@@ -64,7 +55,7 @@
  *	is freed when it drops to zero
  */
 struct ashmem_region {
-	struct mutex lock;
+	struct mutex lock;		/* see "Locking" above */
 	struct file *file;
 	char *name;
 	size_t size;

@@ -22,7 +22,7 @@
  */
 static inline struct file *ashmem_shmem_file_setup(const char *name, loff_t size)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
+#if KERNEL_VERSION(7, 2, 0) <= LINUX_VERSION_CODE
 	return shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
 #else
 	return shmem_file_setup(name, size, VM_NORESERVE);
@@ -33,7 +33,7 @@ static inline struct file *ashmem_shmem_file_setup(const char *name, loff_t size
 static inline void ashmem_vm_flags_clear(struct vm_area_struct *vma,
 					 unsigned long flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
 	vm_flags_clear(vma, flags);
 #else
 	vma->vm_flags &= ~flags;
@@ -48,7 +48,7 @@ static inline void ashmem_vm_flags_clear(struct vm_area_struct *vma,
  * own: Kbuild defines ASHMEM_HAVE_COMPAT_SET_DESC when <linux/fs.h>
  * declares them (first tested here on 7.2).
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+#if KERNEL_VERSION(6, 16, 0) <= LINUX_VERSION_CODE
 #define ASHMEM_HAVE_MMAP_PREPARE
 #endif
 
@@ -56,18 +56,6 @@ static inline void ashmem_vm_flags_clear(struct vm_area_struct *vma,
 #define ASHMEM_CAN_RUN_MMAP_PREPARE	1
 #else
 #define ASHMEM_CAN_RUN_MMAP_PREPARE	0
-#endif
-
-#ifdef ASHMEM_HAVE_MMAP_PREPARE
-static inline bool ashmem_fops_has_mmap_prepare(const struct file_operations *fops)
-{
-	return fops->mmap_prepare;
-}
-#else
-static inline bool ashmem_fops_has_mmap_prepare(const struct file_operations *fops)
-{
-	return false;
-}
 #endif
 
 /**
@@ -97,15 +85,6 @@ static inline int ashmem_run_mmap_prepare(const struct file_operations *fops,
 #endif
 }
 
-#ifdef ASHMEM_HAVE_MMAP_PREPARE
-static inline void ashmem_fops_set_mmap_prepare(struct file_operations *fops,
-						int (*hook)(struct vm_area_desc *))
-{
-	fops->mmap = NULL;
-	fops->mmap_prepare = hook;
-}
-#endif
-
 /*
  * 6.7 replaced register_shrinker() on a caller-owned struct with
  * shrinker_alloc()/shrinker_register()/shrinker_free(). Before 6.7 the
@@ -114,7 +93,7 @@ static inline void ashmem_fops_set_mmap_prepare(struct file_operations *fops,
  * list_lru is set up after registration and the callbacks must tolerate
  * being called before ashmem_shrinker_start() returns.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#if KERNEL_VERSION(6, 7, 0) <= LINUX_VERSION_CODE
 static inline struct shrinker *ashmem_shrinker_alloc(unsigned int flags,
 						     const char *name)
 {
@@ -168,7 +147,7 @@ static inline void ashmem_shrinker_free(struct shrinker *shrinker)
 #endif
 
 /* 6.8 made list_lru_add()/_del() take nid and memcg; the _obj forms derive both. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#if KERNEL_VERSION(6, 8, 0) <= LINUX_VERSION_CODE
 #define ashmem_list_lru_add	list_lru_add_obj
 #define ashmem_list_lru_del	list_lru_del_obj
 #else
@@ -179,17 +158,17 @@ static inline void ashmem_shrinker_free(struct shrinker *shrinker)
 /*
  * 6.13 dropped the spinlock argument of list_lru walk callbacks: the lock
  * is now the list's own. ASHMEM_LRU_WALK_ARGS declares the callback's
- * parameters; ashmem_lru_walk_unlock()/_relock() drop and retake the lock
+ * parameters, and inside such a callback ASHMEM_LRU_WALK_LOCK is the lock
  * the walk holds.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#if KERNEL_VERSION(6, 13, 0) <= LINUX_VERSION_CODE
 #define ASHMEM_LRU_WALK_ARGS	struct list_head *item, struct list_lru_one *list, \
 				void *cb_arg
-#define ashmem_lru_walk_lock(list)	(&(list)->lock)
+#define ASHMEM_LRU_WALK_LOCK	(&list->lock)
 #else
 #define ASHMEM_LRU_WALK_ARGS	struct list_head *item, struct list_lru_one *list, \
 				spinlock_t *lru_lock, void *cb_arg
-#define ashmem_lru_walk_lock(list)	(lru_lock)
+#define ASHMEM_LRU_WALK_LOCK	(lru_lock)
 #endif
 
 #endif /* _ASHMEM_COMPAT_H */

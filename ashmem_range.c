@@ -16,6 +16,7 @@
 #include <linux/slab.h>
 
 #include "ashmem.h"
+#include "uapi/linux/ashmem.h"
 
 static struct kmem_cache *ashmem_range_cachep;
 

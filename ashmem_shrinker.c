@@ -90,13 +90,13 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 	list_lru_isolate(list, item);
 	atomic_long_sub(ashmem_range_pages(range), &ashmem_lru_nr_pages);
 	refcount_inc(&region->ref);
-	spin_unlock(ashmem_lru_walk_lock(list));
+	spin_unlock(ASHMEM_LRU_WALK_LOCK);
 
 	ctl->freed += ashmem_range_purge(range);
 	mutex_unlock(&region->lock);
 	ashmem_region_put(region);
 
-	spin_lock(ashmem_lru_walk_lock(list));
+	spin_lock(ASHMEM_LRU_WALK_LOCK);
 	return LRU_REMOVED_RETRY;
 }
 
@@ -110,6 +110,7 @@ static unsigned long ashmem_shrink_count(struct shrinker *shrinker,
 {
 	unsigned long ranges, all_ranges, pages;
 
+	/* Pairs with the release in ashmem_shrinker_init(). */
 	if (!smp_load_acquire(&ashmem_lru_ready))
 		return 0;
 	ranges = list_lru_shrink_count(&ashmem_lru, sc);
@@ -129,7 +130,10 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 	struct ashmem_purge_ctl ctl = { .budget = sc->nr_to_scan };
 
 	/* Punching a hole is filesystem work. */
-	if (!(sc->gfp_mask & __GFP_FS) || !smp_load_acquire(&ashmem_lru_ready))
+	if (!(sc->gfp_mask & __GFP_FS))
+		return SHRINK_STOP;
+	/* Pairs with the release in ashmem_shrinker_init(). */
+	if (!smp_load_acquire(&ashmem_lru_ready))
 		return SHRINK_STOP;
 
 	list_lru_shrink_walk(&ashmem_lru, sc, ashmem_lru_isolate, &ctl);
@@ -170,6 +174,7 @@ int ashmem_shrinker_init(void)
 		ashmem_shrinker_free(ashmem_shrinker);
 		return err;
 	}
+	/* Publish ashmem_lru to the callbacks, which may already run. */
 	smp_store_release(&ashmem_lru_ready, true);
 	return 0;
 }
