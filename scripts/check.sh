@@ -157,7 +157,7 @@ section() {
 
 # tally LOG: per-binary results of the run section and their sum, as
 # "bin NAME pass fail skip exit note" lines and one "total pass fail skip
-# binaries" line. kselftest's xfail counts as pass, xpass and error as fail;
+# binaries nonzero-exits" line. kselftest's xfail counts as pass, xpass and error as fail;
 # a binary that exits non-zero (other than 4, "skipped") with no failure
 # counted adds one failure.
 tally() {
@@ -173,7 +173,7 @@ tally() {
 			s += field("skip")
 			next
 		}
-		/^# ashmem-run: / {
+		/^# ashmem-run: [^ ]+ exit=[0-9]+$/ {
 			name = $3; rc = $4; sub(/^exit=/, "", rc); rc += 0; note = ""
 			if (!seen) {
 				note = "no-totals"
@@ -183,9 +183,10 @@ tally() {
 			}
 			printf "bin %s %d %d %d %d %s\n", name, p, f, s, rc, note
 			P += p; F += f; S += s; n++
+			if (rc != 0) nonzero++
 			p = f = s = seen = 0
 		}
-		END { printf "total %d %d %d %d\n", P, F, S, n }'
+		END { printf "total %d %d %d %d %d\n", P, F, S, n, nonzero }'
 }
 
 # dmesg_problems LOG: kernel log lines that fail the run.
@@ -300,14 +301,18 @@ run_kernel() {
 	grep -q "^$MARK dmesg end" "$log" || reasons+=("the guest printed no complete kernel log")
 
 	totals=$(tally "$log")
-	local tp tf ts tn
-	read -r _ tp tf ts tn < <(grep '^total ' <<<"$totals")
+	local tp tf ts tn tnz
+	read -r _ tp tf ts tn tnz < <(grep '^total ' <<<"$totals")
 	if [[ $mode == demo ]]; then
 		[[ $runrc == 0 ]] || reasons+=("ashmem_demo exited with ${runrc:-nothing}")
 		tp=0 tf=0 ts=0
 		[[ $runrc == 0 ]] && tp=1
 	elif [[ $insmod == 0 ]]; then
 		((tn > 0)) || reasons+=("no test binary ran")
+		# The runner failing while every binary passed is its own finding
+		# (e.g. the module is gone after the tests).
+		[[ -z $runrc || $runrc == 0 || $tnz -gt 0 ]] ||
+			reasons+=("run_guest.sh exited $runrc although every binary passed")
 	fi
 	((tf == 0)) || reasons+=("$tf test failure(s)")
 
