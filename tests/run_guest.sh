@@ -11,12 +11,12 @@
 dir=$(dirname "$0")
 status=0
 
-echo "# ashmem-run: kernel $(uname -r) $(uname -m), page size $(getconf PAGESIZE 2>/dev/null || echo '?')"
+echo "# ashmem: tests on $(uname -r) $(uname -m)"
 
 run() {
 	name=$1
 	if [ ! -x "$dir/$name" ]; then
-		echo "# ashmem-run: $name missing"
+		echo "# ashmem: $name is missing"
 		echo "# ashmem-run: $name exit=127"
 		status=1
 		return
@@ -34,7 +34,7 @@ for name in ashmem_test ashmem_test_32 \
 done
 
 if [ ! -e /sys/module/ashmem_linux ]; then
-	echo "# ashmem-run: ashmem_linux is not loaded after the tests"
+	echo "# ashmem: ashmem_linux is not loaded after the tests"
 	status=1
 fi
 exit $status
