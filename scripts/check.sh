@@ -29,7 +29,7 @@ MARK=@@ASHMEM-BENCH
 
 # Kernel log lines that fail a run (extended regex, case-sensitive; "out of
 # memory" is matched separately, case-insensitively).
-DMESG_BAD='BUG:|WARNING:|Oops|general protection|Call Trace|Internal error|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|kernel BUG|refcount_t:|list_add corruption|list_del corruption|page allocation failure|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO:|detected stalls|unreferenced object|BUG [^ ]+ \(.*\): '
+DMESG_BAD='BUG:|WARNING:|Oops|general protection|Call Trace|Internal error|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|kernel BUG|refcount_t:|list_add corruption|list_del corruption|page allocation failure|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO:|detected stalls|unreferenced object|BUG [^ ]+ [(].*[)]: '
 DMESG_OOM='out of memory'
 
 usage() {
@@ -133,17 +133,50 @@ make_initramfs() {
 	rm -rf "$root"
 }
 
-# boot_guest VMLINUZ INITRD LOG: run the guest; the log keeps no CRs and no
-# terminal escapes (the firmware clears the screen before the first marker).
+# Kernel command line of the guests. The kernel console (ttyS0) prints at
+# full verbosity, in order, into console.log; /init writes the markers, the
+# test output and the final dmesg to ttyS1 (guest.log), so kernel messages
+# never split a test's output lines. A wedged guest (soft lockup, hung task)
+# panics and so ends at once instead of at the timeout; panic=-1 with
+# -no-reboot turns the panic into QEMU's exit.
+GUEST_CMDLINE="console=ttyS0 panic=-1 log_buf_len=4M softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60"
+
+# clean_serial_log RAW OUT: drop CRs and terminal escapes (the firmware
+# clears the screen before the first line).
+clean_serial_log() {
+	tr -d '\r' <"$1" | sed -E 's/\x1b(\[[0-9;?]*[A-Za-z]|[@-~])//g' >"$2"
+	rm -f "$1"
+}
+
+# qemu_lock: one guest at a time on this host. Two 2-vCPU TCG guests on two
+# cores starve each other's vCPUs into false soft lockups and RCU stalls;
+# concurrent runs (several engineers, CI) queue here instead.
+QEMU_LOCK_FD=
+qemu_lock() {
+	exec {QEMU_LOCK_FD}>"$ASHMEM_CACHE/.qemu.lock"
+	if ! flock -n "$QEMU_LOCK_FD"; then
+		msg "waiting for another run's guest to finish (lock $ASHMEM_CACHE/.qemu.lock)"
+		flock "$QEMU_LOCK_FD"
+	fi
+}
+
+qemu_unlock() {
+	exec {QEMU_LOCK_FD}>&-
+}
+
+# boot_guest VMLINUZ INITRD DIR: run the guest; leaves DIR/console.log and
+# DIR/guest.log.
 boot_guest() {
-	local rc=0
+	local dir=$3 rc=0
+	qemu_lock
 	timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max \
 		-m 1024 -smp 2 -nographic -no-reboot -net none \
-		-kernel "$1" -initrd "$2" \
-		-append "console=ttyS0 panic=-1 quiet log_buf_len=4M" \
-		</dev/null >"$3.raw" 2>&1 || rc=$?
-	tr -d '\r' <"$3.raw" | sed -E 's/\x1b(\[[0-9;?]*[A-Za-z]|[@-~])//g' >"$3"
-	rm -f "$3.raw"
+		-serial mon:stdio -serial "file:$dir/guest.log.raw" \
+		-kernel "$1" -initrd "$2" -append "$GUEST_CMDLINE" \
+		</dev/null >"$dir/console.log.raw" 2>&1 || rc=$?
+	qemu_unlock
+	clean_serial_log "$dir/console.log.raw" "$dir/console.log"
+	clean_serial_log "$dir/guest.log.raw" "$dir/guest.log"
 	return "$rc"
 }
 
@@ -189,10 +222,10 @@ tally() {
 		END { printf "total %d %d %d %d %d\n", P, F, S, n, nonzero }'
 }
 
-# dmesg_problems LOG: kernel log lines that fail the run.
+# dmesg_problems: the kernel log lines (on stdin) that fail the run.
 dmesg_problems() {
-	section "$1" dmesg | grep -E -e "$DMESG_BAD" || true
-	section "$1" dmesg | grep -i -e "$DMESG_OOM" || true
+	awk -v bad="$DMESG_BAD" -v oom="$DMESG_OOM" \
+		'$0 ~ bad || tolower($0) ~ oom' || true
 }
 
 # marker_value LOG KEY: N from the first "$MARK KEY=N" line (empty if none).
@@ -252,7 +285,7 @@ write_result() {
 # with set -e, and leaves RUN/SERIES/result for the summary.
 run_kernel() {
 	local series=$1 mode=$2 run=$3 dir kver t0 t_build t_boot rc=0 status=PASS
-	local log ko warnings nwarn problems insmod runrc totals reasons=()
+	local ko warnings nwarn reasons=()
 	arm_cleanup
 	dir="$run/$series"
 	mkdir -p "$dir"
@@ -285,81 +318,101 @@ run_kernel() {
 	fi
 
 	make_initramfs "$mode" "$ko" "$run/tests-root" "$dir/initramfs.cpio.gz"
-	log="$dir/guest.log"
-	msg "[$series] booting $kver in QEMU (TCG); log: $log"
+	msg "[$series] booting $kver in QEMU (TCG); logs: $dir/{guest,console}.log"
 	t0=$(now)
 	rc=0
-	boot_guest "$ASHMEM_CACHE/kernels/$kver/vmlinuz" "$dir/initramfs.cpio.gz" "$log" || rc=$?
+	boot_guest "$ASHMEM_CACHE/kernels/$kver/vmlinuz" "$dir/initramfs.cpio.gz" "$dir" || rc=$?
 	t_boot=$(elapsed "$t0")
 	((rc == 124 || rc == 137)) && reasons+=("guest timed out after ${BOOT_TIMEOUT}s")
 	((rc && rc != 124 && rc != 137)) && reasons+=("qemu exited with $rc")
 
-	insmod=$(marker_value "$log" "insmod rc")
-	[[ $insmod == 0 ]] || reasons+=("insmod failed (rc=${insmod:-none})")
-	runrc=$(marker_value "$log" "run end rc")
-	[[ -n $runrc || $insmod != 0 ]] || reasons+=("the guest never finished the run")
-	grep -q "^$MARK dmesg end" "$log" || reasons+=("the guest printed no complete kernel log")
-
-	totals=$(tally "$log")
-	local tp tf ts tn tnz
-	read -r _ tp tf ts tn tnz < <(grep '^total ' <<<"$totals")
-	if [[ $mode == demo ]]; then
-		[[ $runrc == 0 ]] || reasons+=("ashmem_demo exited with ${runrc:-nothing}")
-		tp=0 tf=0 ts=0
-		[[ $runrc == 0 ]] && tp=1
-	elif [[ $insmod == 0 ]]; then
-		((tn > 0)) || reasons+=("no test binary ran")
-		# The runner failing while every binary passed is its own finding
-		# (e.g. the module is gone after the tests).
-		[[ -z $runrc || $runrc == 0 || $tnz -gt 0 ]] ||
-			reasons+=("run_guest.sh exited $runrc although every binary passed")
-	fi
-	((tf == 0)) || reasons+=("$tf test failure(s)")
-
-	problems=$(dmesg_problems "$log")
-	if [[ -n $problems ]]; then
-		reasons+=("kernel log reports problems")
-		show_dmesg_problems "$kver" "$log" "$problems"
-	fi
-
+	judge_guest "$dir" "$mode" "$kver"
+	reasons+=("${REASONS[@]}")
 	((${#reasons[@]} == 0)) || status=FAIL
 	# A kernel-level failure with no test failure still counts as one failure.
-	[[ $status == FAIL && $tf -eq 0 ]] && tf=1
-	show_guest_output "$series" "$kver" "$mode" "$status" "$log" "$totals"
+	[[ $status == FAIL && $J_FAIL -eq 0 ]] && J_FAIL=1
+	show_guest_output "$kver" "$mode" "$status" "$dir"
 	local why="" r
 	for r in "${reasons[@]}"; do why+="${why:+; }$r"; done
-	write_result "$dir/result" "kver=$kver" "status=$status" "passed=$tp" "failed=$tf" \
-		"skipped=$ts" "warnings=$nwarn" "build_s=$t_build" "boot_s=$t_boot" "why=$why"
+	write_result "$dir/result" "kver=$kver" "status=$status" "passed=$J_PASS" "failed=$J_FAIL" \
+		"skipped=$J_SKIP" "warnings=$nwarn" "build_s=$t_build" "boot_s=$t_boot" "why=$why"
 	[[ $status == PASS ]]
 }
 
-# show_dmesg_problems KVER LOG PROBLEMS: the offending lines, then the first
+# kernel_log DIR: the guest's kernel log: the dmesg /init dumped at the end,
+# or, when the guest never got there (panic, timeout), the serial console.
+kernel_log() {
+	if grep -q "^$MARK dmesg end" "$1/guest.log"; then
+		section "$1/guest.log" dmesg
+	else
+		cat "$1/console.log"
+	fi
+}
+
+# judge_guest DIR MODE KVER: read the guest's logs; sets J_PASS, J_FAIL,
+# J_SKIP and REASONS (why the kernel fails; empty if it passes).
+judge_guest() {
+	local dir=$1 mode=$2 kver=$3 log="$1/guest.log" insmod runrc problems tn tnz
+	REASONS=()
+	insmod=$(marker_value "$log" "insmod rc")
+	[[ $insmod == 0 ]] || REASONS+=("insmod failed (rc=${insmod:-none})")
+	runrc=$(marker_value "$log" "run end rc")
+	[[ -n $runrc || $insmod != 0 ]] || REASONS+=("the guest never finished the run")
+	grep -q "^$MARK dmesg end" "$log" || REASONS+=("the guest printed no complete kernel log")
+
+	tally "$log" >"$dir/tally"
+	read -r _ J_PASS J_FAIL J_SKIP tn tnz < <(grep '^total ' "$dir/tally")
+	if [[ $mode == demo ]]; then
+		[[ $runrc == 0 ]] || REASONS+=("ashmem_demo exited with ${runrc:-nothing}")
+		J_PASS=0 J_FAIL=0 J_SKIP=0
+		[[ $runrc == 0 ]] && J_PASS=1
+	elif [[ $insmod == 0 ]]; then
+		((tn > 0)) || REASONS+=("no test binary ran")
+		# The runner failing while every binary passed is its own finding
+		# (e.g. the module is gone after the tests).
+		[[ -z $runrc || $runrc == 0 || $tnz -gt 0 ]] ||
+			REASONS+=("run_guest.sh exited $runrc although every binary passed")
+	fi
+	((J_FAIL == 0)) || REASONS+=("$J_FAIL test failure(s)")
+
+	problems=$(kernel_log "$dir" | dmesg_problems)
+	if [[ -n $problems ]]; then
+		REASONS+=("kernel log reports problems")
+		show_dmesg_problems "$kver" "$dir" "$problems"
+	fi
+}
+
+# show_dmesg_problems KVER DIR PROBLEMS: the offending lines, then the first
 # report in context (a WARNING's or Oops' register dump and stack).
 show_dmesg_problems() {
-	local kver=$1 log=$2 problems=$3 first
+	local kver=$1 dir=$2 problems=$3 first
 	printf '[%s] dmesg: %s\n' "$kver" "${problems//$'\n'/$'\n'[$kver] dmesg: }" >&2
 	first=$(head -n 1 <<<"$problems")
 	printf '%s\n' "---- [$kver] first kernel report in context ----" >&2
-	section "$log" dmesg | grep -F -x -B 3 -A 40 -m 1 -e "$first" | sed "s/^/[$kver] /" >&2
+	kernel_log "$dir" | grep -F -x -B 3 -A 40 -m 1 -e "$first" | sed "s/^/[$kver] /" >&2
 	printf '%s\n' "---- [$kver] end of kernel report ----" >&2
 }
 
-# show_guest_output SERIES KVER MODE STATUS LOG TOTALS: what the guest ran,
-# in full for the demo, a failure or ASHMEM_VERBOSE=1, else per binary.
+# show_guest_output KVER MODE STATUS DIR: what the guest ran, in full for
+# the demo, a failure or ASHMEM_VERBOSE=1, else one line per test binary.
 show_guest_output() {
-	local series=$1 kver=$2 mode=$3 status=$4 log=$5 totals=$6
+	local kver=$1 mode=$2 status=$3 dir=$4
 	if [[ $mode == demo || $status == FAIL || ${ASHMEM_VERBOSE:-0} == 1 ]]; then
 		printf '%s\n' "---- [$kver] guest output ----"
-		if grep -q "^$MARK run begin" "$log"; then
-			section "$log" run | sed "s/^/[$kver] /"
+		if grep -q "^$MARK run begin" "$dir/guest.log"; then
+			section "$dir/guest.log" run | sed "s/^/[$kver] /"
 		else
 			# No run section: the guest died early; show how it ended.
-			tail -n 60 "$log" | sed "s/^/[$kver] /"
+			tail -n 60 "$dir/console.log" | sed "s/^/[$kver] console: /"
+		fi
+		if ! grep -q "^$MARK run end" "$dir/guest.log"; then
+			printf '%s\n' "---- [$kver] the run did not end; last console lines ----"
+			tail -n 40 "$dir/console.log" | sed "s/^/[$kver] console: /"
 		fi
 		printf '%s\n' "---- [$kver] end of guest output ----"
 	fi
 	[[ $mode == demo ]] && return 0
-	sed -n 's/^bin //p' <<<"$totals" | while read -r name p f s rc note; do
+	sed -n 's/^bin //p' "$dir/tally" | while read -r name p f s rc note; do
 		printf '[%s] %-28s pass %3d  fail %3d  skip %3d  exit %d %s\n' \
 			"$kver" "$name" "$p" "$f" "$s" "$rc" "$note"
 	done
