@@ -150,12 +150,14 @@ clean_serial_log() {
 
 # qemu_lock: one guest at a time on this host. Two 2-vCPU TCG guests on two
 # cores starve each other's vCPUs into false soft lockups and RCU stalls;
-# concurrent runs (several engineers, CI) queue here instead.
+# concurrent runs (several engineers, CI, other caches) queue here instead.
+QEMU_LOCK=${ASHMEM_QEMU_LOCK:-/run/lock/ashmem-linux-qemu.lock}
 QEMU_LOCK_FD=
 qemu_lock() {
-	exec {QEMU_LOCK_FD}>"$ASHMEM_CACHE/.qemu.lock"
+	mkdir -p "$(dirname "$QEMU_LOCK")"
+	exec {QEMU_LOCK_FD}>"$QEMU_LOCK"
 	if ! flock -n "$QEMU_LOCK_FD"; then
-		msg "waiting for another run's guest to finish (lock $ASHMEM_CACHE/.qemu.lock)"
+		msg "waiting for another run's guest to finish (lock $QEMU_LOCK)"
 		flock "$QEMU_LOCK_FD"
 	fi
 }
@@ -506,4 +508,6 @@ main() {
 	summarize "$run" "${series[@]}"
 }
 
-main "$@"
+# "exit" on the same line: bash reads scripts as it runs them, and must not
+# read on into a file that was edited meanwhile.
+main "$@"; exit
