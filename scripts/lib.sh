@@ -69,10 +69,18 @@ cleanup() {
 	done
 }
 
-# arm_cleanup: (re)install the trap; subshells start without the parent's.
+# on_error LINE COMMAND: say where set -e stopped us, instead of dying
+# silently.
+on_error() {
+	printf 'ERROR: %s:%s: "%s" failed\n' "${BASH_SOURCE[1]##*/}" "$1" "$2" >&2
+}
+
+# arm_cleanup: (re)install the traps; subshells start without the parent's.
 arm_cleanup() {
 	CLEANUP_MOUNTS=()
 	CLEANUP_PATHS=()
+	set -E
+	trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
 	trap cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -431,6 +439,7 @@ ksrc_ensure() {
 	KSRC=$dir
 	[[ -e $dir/.complete ]] && return 0
 	debs="$ASHMEM_CACHE/debs"
+	mkdir -p "$debs"
 	deb=$(find "$debs" -maxdepth 1 -name "${pkg}_${ver//[~:]/?}_all.deb" 2>/dev/null | head -n 1)
 	if [[ -z $deb ]]; then
 		tmpdir_under "$debs"
