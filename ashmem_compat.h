@@ -156,19 +156,33 @@ static inline void ashmem_shrinker_free(struct shrinker *shrinker)
 #endif
 
 /*
- * 6.13 dropped the spinlock argument of list_lru walk callbacks: the lock
- * is now the list's own. ASHMEM_LRU_WALK_ARGS declares the callback's
- * parameters, and inside such a callback ASHMEM_LRU_WALK_LOCK is the lock
- * the walk holds.
+ * 6.13 dropped the spinlock argument of list_lru walk callbacks (the lock
+ * is now the list's own) and made the walk retake the lock itself after a
+ * callback that returns LRU_REMOVED_RETRY; before, the callback retook it.
+ * ASHMEM_LRU_WALK_ARGS declares a callback's parameters; inside it,
+ * ASHMEM_LRU_WALK_LOCK is the lock the walk holds, and a callback that
+ * dropped it returns ashmem_lru_removed_unlocked(ASHMEM_LRU_WALK_LOCK).
  */
 #if KERNEL_VERSION(6, 13, 0) <= LINUX_VERSION_CODE
 #define ASHMEM_LRU_WALK_ARGS	struct list_head *item, struct list_lru_one *list, \
 				void *cb_arg
 #define ASHMEM_LRU_WALK_LOCK	(&list->lock)
+
+static inline enum lru_status ashmem_lru_removed_unlocked(spinlock_t *lock)
+{
+	return LRU_REMOVED_RETRY;
+}
 #else
 #define ASHMEM_LRU_WALK_ARGS	struct list_head *item, struct list_lru_one *list, \
 				spinlock_t *lru_lock, void *cb_arg
 #define ASHMEM_LRU_WALK_LOCK	(lru_lock)
+
+static inline enum lru_status ashmem_lru_removed_unlocked(spinlock_t *lock)
+	__acquires(lock)
+{
+	spin_lock(lock);
+	return LRU_REMOVED_RETRY;
+}
 #endif
 
 #endif /* _ASHMEM_COMPAT_H */

@@ -73,7 +73,7 @@ struct ashmem_purge_ctl {
 /*
  * Called by list_lru with the list's lock held. Takes the range off the
  * LRU only if its region can be locked without waiting, then drops the
- * list's lock to purge, as LRU_REMOVED_RETRY allows.
+ * list's lock to purge, as LRU_REMOVED_RETRY allows: the walk starts over.
  */
 static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 {
@@ -96,8 +96,7 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 	mutex_unlock(&region->lock);
 	ashmem_region_put(region);
 
-	spin_lock(ASHMEM_LRU_WALK_LOCK);
-	return LRU_REMOVED_RETRY;
+	return ashmem_lru_removed_unlocked(ASHMEM_LRU_WALK_LOCK);
 }
 
 /*
