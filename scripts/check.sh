@@ -62,12 +62,18 @@ check_sources() {
 	[[ -f $ASHMEM_SRC/tests/Makefile ]] || die "no tests/Makefile in $ASHMEM_SRC"
 }
 
+# snapshot_sources RUN: copy the tree once, so that every kernel of the run
+# tests the same sources even while someone edits the tree.
+snapshot_sources() {
+	msg "testing $ASHMEM_SRC at $(source_revision)"
+	copy_tree "$ASHMEM_SRC" "$1/src" ./scripts ./.ci
+}
+
 # build_tests RUN: build the (kernel-independent) tests once and install them
 # into RUN/tests-root, the /tests of every guest.
 build_tests() {
 	local run=$1 src="$1/src" log="$1/tests-build.log" inc
 	inc="$KSRC/tools/testing/selftests"
-	copy_tree "$ASHMEM_SRC" "$src" ./scripts ./.ci
 	msg "building the tests (KSFT_INC from linux-source-6.12 $(basename "$KSRC"))"
 	if ! make -C "$src/tests" -j"$(nproc)" KSFT_INC="$inc" >"$log" 2>&1 ||
 		! make -C "$src/tests" install DESTDIR="$run/tests-root/tests" KSFT_INC="$inc" >>"$log" 2>&1; then
@@ -297,7 +303,7 @@ run_kernel() {
 	kver=$KVER
 	msg "[$series] kernel $kver (image $(cat "$ASHMEM_CACHE/kernels/$kver/source"))"
 
-	copy_module_sources "$dir/build"
+	copy_module_sources "$run/src" "$dir/build"
 	if [[ $series == "$SID_SERIES" ]]; then
 		build_module_sid "$kver" "$dir/build" "$dir/build.log" || rc=$?
 		sid_unlock
@@ -490,6 +496,7 @@ main() {
 	ksrc_ensure
 	run=$(new_run_dir)
 	prune_runs
+	snapshot_sources "$run"
 	build_tests "$run"
 
 	for s in "${series[@]}"; do

@@ -480,7 +480,19 @@ copy_tree() {
 	tar -C "$src" "${args[@]}" -cf - . | tar -C "$dest" -xf -
 }
 
-# copy_module_sources DEST: the module's sources only (not tests or bench).
+# copy_module_sources SRC DEST: the module's sources only (not tests or
+# bench).
 copy_module_sources() {
-	copy_tree "$ASHMEM_SRC" "$1" ./tests ./scripts ./.ci
+	copy_tree "$1" "$2" ./tests ./scripts ./.ci
+}
+
+# source_revision: which commit of the sources is tested (+ if edited).
+source_revision() {
+	local rev
+	rev=$(git -C "$ASHMEM_SRC" rev-parse --short HEAD 2>/dev/null) || {
+		echo "(not a git tree)"
+		return
+	}
+	git -C "$ASHMEM_SRC" diff --quiet HEAD -- . 2>/dev/null || rev+=" + uncommitted changes"
+	printf '%s\n' "$rev"
 }

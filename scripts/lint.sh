@@ -50,7 +50,7 @@ run_sparse() {
 	tmpdir_under "$ASHMEM_CACHE/lint"
 	dir="$TMPD/src"
 	log="$TMPD/sparse.log"
-	copy_module_sources "$dir"
+	copy_module_sources "$ASHMEM_SRC" "$dir"
 	msg "sparse (C=2 W=1) against $kver"
 	if ! make -C "/usr/src/linux-headers-$kver" M="$dir" C=2 W=1 -j"$(nproc)" modules >"$log" 2>&1; then
 		cat "$log"
