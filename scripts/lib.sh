@@ -279,7 +279,9 @@ sid_ensure() {
 sid_refresh() {
 	msg "refreshing the sid chroot (apt-get update, upgrade linux-headers-amd64)"
 	cp -L /etc/resolv.conf "$SID_ROOT/etc/resolv.conf"
-	sid_run apt-get -q update >/dev/null
+	# Mirrors that serve a frozen snapshot of sid carry a Release file whose
+	# Valid-Until has passed; debootstrap does not check it, apt does.
+	sid_run apt-get -q -o Acquire::Check-Valid-Until=false update >/dev/null
 	sid_run apt-get install "${APT_OPTS[@]}" linux-headers-amd64 >/dev/null
 	sid_run apt-get -q -y autoremove --purge >/dev/null
 	sid_run apt-get clean
