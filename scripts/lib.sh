@@ -470,6 +470,8 @@ ksrc_ensure() {
 	touch "$tmp/.complete"
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
+	# Keep only this version's package (150 MB each); the extracts are small.
+	find "$debs" -maxdepth 1 -name "${pkg}_*_all.deb" ! -samefile "$deb" -delete
 }
 
 # ---------------------------------------------------------------- sources

@@ -10,7 +10,6 @@
 #   3. shellcheck on the test bench scripts.
 # Any ERROR, WARNING or CHECK fails. The last line is "N passed, N failed".
 
-
 # The run_* checks are called as "run_$check" (SC2317 cannot see that).
 # shellcheck disable=SC2317
 set -euo pipefail
