@@ -468,6 +468,7 @@ ksrc_ensure() {
 		tar -xO ./usr/src/linux-source-6.12.tar.xz |
 		tar -xJ -C "$tmp" --strip-components=1 "${members[@]}"
 	touch "$tmp/.complete"
+	chmod 0755 "$tmp"
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
 	# Keep only this version's package (150 MB each); the extracts are small.
