@@ -124,7 +124,7 @@ check_module() {
 # make_initramfs MODE KO TESTS_ROOT OUT: busybox, /init, module, tests.
 make_initramfs() {
 	local mode=$1 ko=$2 tests=$3 out=$4 root busybox
-	busybox=$(dpkg -L busybox-static | grep -m 1 '/busybox$')
+	busybox=$(dpkg -L busybox-static | awk '/\/busybox$/ && !n++')
 	tmpdir_under "$(dirname "$out")"
 	root=$TMPD
 	mkdir -p "$root"/{bin,dev,etc,proc,sys,tmp}
@@ -242,7 +242,7 @@ dmesg_problems() {
 
 # marker_value LOG KEY: N from the first "$MARK KEY=N" line (empty if none).
 marker_value() {
-	sed -n "s/^$MARK $2=\\([0-9]*\\).*/\\1/p" "$1" | head -n 1
+	sed -n "/^$MARK $2=/{s/^$MARK $2=\\([0-9]*\\).*/\\1/p;q}" "$1"
 }
 
 # resolve_and_fetch SERIES: set KVER to the exact release of SERIES after
@@ -400,7 +400,8 @@ show_dmesg_problems() {
 	printf '[%s] dmesg: %s\n' "$kver" "${problems//$'\n'/$'\n'[$kver] dmesg: }" >&2
 	first=$(head -n 1 <<<"$problems")
 	printf '%s\n' "---- [$kver] first kernel report in context ----" >&2
-	kernel_log "$dir" | grep -F -x -B 3 -A 40 -m 1 -e "$first" | sed "s/^/[$kver] /" >&2
+	# grep -m stops reading early: the writer's SIGPIPE is no failure.
+	kernel_log "$dir" | grep -F -x -B 3 -A 40 -m 1 -e "$first" | sed "s/^/[$kver] /" >&2 || true
 	printf '%s\n' "---- [$kver] end of kernel report ----" >&2
 }
 
@@ -433,7 +434,7 @@ show_guest_output() {
 
 # result_field FILE KEY: one value of a result file.
 result_field() {
-	sed -n "s/^$2=//p" "$1" | head -n 1
+	sed -n "/^$2=/{s/^$2=//p;q}" "$1"
 }
 
 # summarize RUN SERIES...: one line per kernel and the closing count line;

@@ -65,7 +65,7 @@ run_sparse() {
 	fi
 	if grep -qiE '(warning|error):' "$log"; then
 		msg "sparse/compiler messages about kernel headers only (not ours):"
-		grep -iE '(warning|error):' "$log" | head -n 20
+		grep -iE '(warning|error):' "$log" | head -n 20 || true
 	fi
 }
 
