@@ -7,8 +7,9 @@
  *  3. Hand the region to another process over a unix socket; that process
  *     maps the same memory and reads the message.
  *  4. Unpin the region: tell the kernel it may throw the pages away.
- *  5. Ask the kernel to purge all unpinned memory (as memory pressure
- *     would), pin the region again and see that it was purged: the memory
+ *  5. Ask the kernel to purge all unpinned memory, as memory pressure
+ *     would.
+ *  6. Pin the region again: the kernel says it was purged, and the memory
  *     now reads as zeros.
  *
  * Run as root (the purge needs CAP_SYS_ADMIN). Exits 0 when every step
@@ -88,12 +89,12 @@ static int reader(int sock)
 	size = ioctl(fd, ASHMEM_GET_SIZE, 0);
 	if (ioctl(fd, ASHMEM_GET_NAME, name) < 0)
 		return fail("child: ASHMEM_GET_NAME");
-	printf("  child:  received region \"%s\" of %d bytes over the socket\n",
+	printf("   child: received region \"%s\" of %d bytes over the socket\n",
 	       name, size);
 	p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return fail("child: mmap");
-	printf("  child:  it reads: \"%s\"\n", p);
+	printf("   child: it reads: \"%s\"\n", p);
 	return strcmp(p, message) ? 1 : 0;
 }
 
@@ -169,8 +170,11 @@ int main(void)
 	       "ASHMEM_NOT_PURGED (unexpected)");
 	for (i = 0; i < size && !p[i]; i++)
 		;
-	printf("   the memory now reads: \"%.*s\" (%s)\n", (int)strlen(message),
-	       p, i == size ? "all zeros" : "not zeros: unexpected");
+	printf("   the memory now starts with %02x %02x %02x %02x ...: %s\n",
+	       (unsigned char)p[0], (unsigned char)p[1], (unsigned char)p[2],
+	       (unsigned char)p[3],
+	       i == size ? "all zeros, the message is gone" :
+	       "not all zeros (unexpected)");
 	if (ret != ASHMEM_WAS_PURGED || i != size) {
 		printf("FAILED: the region was not purged\n");
 		return 1;
