@@ -308,10 +308,9 @@ static long ashmem_set_name(struct ashmem_region *region,
 {
 	char buf[ASHMEM_NAME_LEN];
 	char *name = NULL;
-	long len;
+	long ret = 0;
 
-	len = strncpy_from_user(buf, uname, sizeof(buf));
-	if (len < 0)
+	if (strncpy_from_user(buf, uname, sizeof(buf)) < 0)
 		return -EFAULT;
 	buf[sizeof(buf) - 1] = '\0';	/* longer names are truncated */
 	if (buf[0]) {
@@ -320,16 +319,15 @@ static long ashmem_set_name(struct ashmem_region *region,
 			return -ENOMEM;
 	}
 
+	/* Frees the old name once swapped in, the new one if refused. */
 	mutex_lock(&region->lock);
-	if (region->file) {
-		mutex_unlock(&region->lock);
-		kfree(name);
-		return -EINVAL;
-	}
-	swap(region->name, name);
+	if (region->file)
+		ret = -EINVAL;
+	else
+		swap(region->name, name);
 	mutex_unlock(&region->lock);
 	kfree(name);
-	return 0;
+	return ret;
 }
 
 static long ashmem_get_name(struct ashmem_region *region, char __user *uname)

@@ -110,7 +110,6 @@ void ashmem_range_cache_exit(void);
 void ashmem_lru_add(struct ashmem_range *range);
 void ashmem_lru_del(struct ashmem_range *range);
 void ashmem_lru_resize(struct ashmem_range *range, pgoff_t start, pgoff_t last);
-unsigned long ashmem_lru_pages(void);
 unsigned long ashmem_purge_all(void);
 struct list_lru *ashmem_lru_list(void);
 int ashmem_shrinker_init(void);

@@ -55,7 +55,7 @@ void ashmem_lru_resize(struct ashmem_range *range, pgoff_t start, pgoff_t last)
 		atomic_long_add(delta, &ashmem_lru_nr_pages);
 }
 
-unsigned long ashmem_lru_pages(void)
+static unsigned long ashmem_lru_pages(void)
 {
 	return max(atomic_long_read(&ashmem_lru_nr_pages), 0L);
 }
