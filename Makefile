@@ -29,8 +29,18 @@ check:
 demo:
 	scripts/check.sh --demo $(KERNELS)
 
+# The benchmark in the same guests as check; tables, plot and raw figures
+# land in the run directory (scripts/bench-report.sh).
+bench:
+	scripts/check.sh --bench $(KERNELS)
+
+# The kselftests on Debian's arm64 kernels (4K and 16K pages), cross-built
+# and booted in qemu-system-aarch64.
+check-arm64:
+	scripts/check-arm64.sh $(KERNELS)
+
 # checkpatch.pl --strict and sparse (C=2) on the driver.
 lint:
 	scripts/lint.sh
 
-.PHONY: all modules modules_install install clean check demo lint
+.PHONY: all modules modules_install install clean check demo bench check-arm64 lint

@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Run every ashmem test binary installed beside this script, in the guest
-# (busybox sh, root, ashmem_linux loaded). Each prints kselftest TAP; after
+# Run the ashmem test binaries listed in tests.list beside this script, in
+# that order, in the guest (busybox sh, root, ashmem_linux loaded); the
+# Makefile's install writes the list. Each prints kselftest TAP; after
 # each this prints "# ashmem-run: <name> exit=<rc>". The unload tests run
 # last: they unload and reload the module, and leave it loaded.
 #
@@ -28,11 +29,13 @@ run() {
 	[ "$rc" -eq 0 ] || [ "$rc" -eq 4 ] || status=1
 }
 
-for name in ashmem_test ashmem_test_32 \
-	    ashmem_stress_test ashmem_stress_test_32 \
-	    ashmem_unload_test ashmem_unload_test_32; do
+if [ ! -s "$dir/tests.list" ]; then
+	echo "# ashmem: no $dir/tests.list"
+	exit 1
+fi
+while read -r name; do
 	run "$name"
-done
+done <"$dir/tests.list"
 
 if [ ! -e /sys/module/ashmem_linux ]; then
 	echo "# ashmem: ashmem_linux is not loaded after the tests"
