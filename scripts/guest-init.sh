@@ -3,8 +3,9 @@
 # shellcheck shell=dash
 #
 # /init of the test bench's QEMU guests (scripts/check.sh copies it into each
-# initramfs). It loads /ashmem_linux.ko, runs the tests (or the demo, as
-# /etc/ashmem-bench-mode says), dumps the kernel log and powers off. Lines
+# initramfs). It loads /ashmem_linux.ko, runs the tests (or the demo or the
+# benchmark, as /etc/ashmem-bench-mode says), dumps the kernel log and
+# powers off. Lines
 # starting with @@ASHMEM-BENCH are markers that check.sh splits the log on.
 # All of it goes to the second serial port (guest.log on the host); the
 # kernel console keeps the first one to itself (console.log).
@@ -48,11 +49,11 @@ fi
 
 if [ "$rc" -eq 0 ]; then
 	echo "@@ASHMEM-BENCH run begin"
-	if [ "$mode" = demo ]; then
-		/tests/ashmem_demo
-	else
-		/tests/run_guest.sh
-	fi
+	case "$mode" in
+	demo) /tests/ashmem_demo ;;
+	bench) /tests/ashmem_bench ;;
+	*) /tests/run_guest.sh ;;
+	esac
 	echo "@@ASHMEM-BENCH run end rc=$?"
 fi
 
