@@ -80,7 +80,7 @@ plot_data() {
 		files+=("${spec#*=}")
 	done
 	{
-		printf '# ranges'
+		printf 'ranges'
 		printf ' %s' "${labels[@]}"
 		printf '\n'
 		awk '
