@@ -209,21 +209,20 @@ static int __init ashmem_backing_fops_init(void)
 }
 
 /*
- * Create the backing file at the first mmap(). Its name makes maps show
- * /dev/ashmem/<name>. The file and its inode get the refusing operations.
- * Each file opened with them holds a reference on this module, which
- * __fput() drops, so the module outlives every mapping of a backing file;
- * the open region already holds one, so taking another cannot fail.
+ * A new backing file, named so that maps show /dev/ashmem/<name>. The file
+ * and its inode get the refusing operations. Each file opened with them
+ * holds a reference on this module, which __fput() drops, so the module
+ * outlives every mapping of a backing file; the open region already holds
+ * one, so taking another cannot fail.
  */
-static int ashmem_backing_create(struct ashmem_region *region)
+static struct file *ashmem_backing_create(const char *name, size_t size)
 {
-	const char *name = region->name ?: ASHMEM_NAME_DEF;
 	struct file *backing;
 	struct inode *inode;
 
-	backing = ashmem_shmem_file_setup(name, region->size);
+	backing = ashmem_shmem_file_setup(name, size);
 	if (IS_ERR(backing))
-		return PTR_ERR(backing);
+		return backing;
 
 	inode = file_inode(backing);
 	lockdep_set_class(&inode->i_rwsem, &ashmem_backing_inode_class);
@@ -231,7 +230,51 @@ static int ashmem_backing_create(struct ashmem_region *region)
 	__module_get(THIS_MODULE);
 	backing->f_op = &ashmem_backing_fops;
 	backing->f_mode |= FMODE_LSEEK;
-	region->file = backing;
+	return backing;
+}
+
+static const char *ashmem_file_name(const struct ashmem_region *region)
+{
+	return region->name ?: ASHMEM_NAME_DEF;
+}
+
+/**
+ * ashmem_backing_install() - give a region its backing file
+ * @region: a region with a size and, when last looked, no backing file
+ *
+ * shmem allocates, and the shrinker takes region->lock, so the file is
+ * created from a snapshot of the name and size with the lock dropped. It is
+ * installed only if the region still has that name and size and no other
+ * mmap() installed a file first; otherwise it is dropped, and the caller
+ * looks again.
+ *
+ * Return: 0, or an error from creating the file.
+ */
+static int ashmem_backing_install(struct ashmem_region *region)
+{
+	char name[sizeof(ASHMEM_NAME_PREFIX) + ASHMEM_NAME_LEN];
+	struct file *backing;
+	size_t size;
+
+	mutex_lock(&region->lock);
+	strscpy(name, ashmem_file_name(region), sizeof(name));
+	size = region->size;
+	mutex_unlock(&region->lock);
+	if (!size)
+		return 0;
+
+	backing = ashmem_backing_create(name, size);
+	if (IS_ERR(backing))
+		return PTR_ERR(backing);
+
+	mutex_lock(&region->lock);
+	if (!region->file && region->size == size &&
+	    !strcmp(name, ashmem_file_name(region)))
+		swap(region->file, backing);
+	mutex_unlock(&region->lock);
+
+	if (backing)
+		fput(backing);
 	return 0;
 }
 
@@ -282,25 +325,40 @@ static int ashmem_map_backing(struct file *backing, struct vm_area_struct *vma)
 	return ashmem_run_mmap_prepare(ashmem_shmem_fops, backing, vma);
 }
 
+/*
+ * The checks and the backing file are taken under region->lock; the mapping
+ * is made after it is dropped: the file is fixed once it exists, and a prot
+ * mask narrowed meanwhile applies to later mmap() calls, as if this one had
+ * come first.
+ */
 static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct ashmem_region *region = file->private_data;
+	unsigned long prot_mask;
+	struct file *backing;
 	int err;
 
-	mutex_lock(&region->lock);
-	err = ashmem_mmap_check(region, vma);
-	if (err)
-		goto out;
-	if (!region->file) {
-		err = ashmem_backing_create(region);
+	for (;;) {
+		mutex_lock(&region->lock);
+		err = ashmem_mmap_check(region, vma);
+		backing = region->file;
+		prot_mask = region->prot_mask;
+		mutex_unlock(&region->lock);
+		if (err || backing)
+			break;
+
+		err = ashmem_backing_install(region);
 		if (err)
-			goto out;
+			return err;
+		/* Only the caller's own SET_NAME or SET_SIZE can make it retry. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
 	}
-	ashmem_vm_flags_clear(vma, ashmem_forbidden_may_flags(region->prot_mask));
-	err = ashmem_map_backing(region->file, vma);
-out:
-	mutex_unlock(&region->lock);
-	return err;
+	if (err)
+		return err;
+
+	ashmem_vm_flags_clear(vma, ashmem_forbidden_may_flags(prot_mask));
+	return ashmem_map_backing(backing, vma);
 }
 
 static long ashmem_set_name(struct ashmem_region *region,

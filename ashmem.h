@@ -24,9 +24,9 @@
  * region->lock (mutex) protects every field of its region below and every
  * range of that region: the tree, each range's bounds and purged flag, and
  * whether the range sits on the LRU. Nothing copies from or to user memory
- * under it, and the ioctls allocate before they take it; the one allocation
- * made under it is the backing file's, created by the first mmap() of a
- * region that cannot have ranges yet.
+ * and nothing allocates under it: the ioctls allocate before they take it,
+ * and mmap() creates the backing file with it dropped and maps the file
+ * after dropping it (@file is fixed once set).
  *
  * The LRU (ashmem_lru, a list_lru) has its own per-node, per-memcg spinlocks
  * inside list_lru. They nest inside region->lock: ranges are added to and
