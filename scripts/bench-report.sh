@@ -142,13 +142,17 @@ main() {
 	((${#specs[@]})) || die "no kernel of the run printed benchmark metrics"
 	results_table "$out/results.md" "${specs[@]}"
 	plot_data "$out/pin-ranges.dat" "${specs[@]}"
-	ensure_pkgs gnuplot-nox
-	plot "$out/pin-ranges.dat" "$out/pin-ranges.svg" "${#specs[@]}"
+	if (($(wc -l <"$out/pin-ranges.dat") > 1)); then
+		ensure_pkgs gnuplot-nox
+		plot "$out/pin-ranges.dat" "$out/pin-ranges.svg" "${#specs[@]}"
+	else
+		warn "no pair_ranges_* figures: no plot"
+	fi
 	printf '\n%s\n' "==== benchmark (raw figures: $out) ===="
 	cat "$out/results.md"
 	if [[ -n ${ASHMEM_BENCH_OUT:-} ]]; then
 		mkdir -p "$ASHMEM_BENCH_OUT"
-		cp "$out"/*.txt "$out/results.md" "$out/pin-ranges.dat" "$out/pin-ranges.svg" "$ASHMEM_BENCH_OUT/"
+		cp "$out"/*.txt "$out/results.md" "$out"/pin-ranges.* "$ASHMEM_BENCH_OUT/"
 		msg "copied the results to $ASHMEM_BENCH_OUT"
 	fi
 }
