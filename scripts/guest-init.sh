@@ -7,17 +7,32 @@
 # benchmark, as /etc/ashmem-bench-mode says), dumps the kernel log and
 # powers off. Lines
 # starting with @@ASHMEM-BENCH are markers that check.sh splits the log on.
-# All of it goes to the second serial port (guest.log on the host); the
-# kernel console keeps the first one to itself (console.log).
+# All of it goes to the second serial port (guest.log on the host), or the
+# port the bench names (below); the kernel console keeps the first one to
+# itself (console.log).
 
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t devtmpfs devtmpfs /dev
-if [ -c /dev/ttyS1 ] && : 2>/dev/null >/dev/ttyS1; then
-	exec </dev/null >/dev/ttyS1 2>&1
+# The bench may name another port in /etc/ashmem-bench-port: arm64's virt
+# machine has one UART, so check-arm64.sh uses a virtio console (/dev/hvc0),
+# loading its driver from /early when the kernel has it as a module. Virtio
+# ports appear asynchronously: wait up to 10 s for the device node.
+port=$(cat /etc/ashmem-bench-port 2>/dev/null)
+port=${port:-/dev/ttyS1}
+for m in /early/*.ko; do
+	[ -e "$m" ] && insmod "$m"
+done
+i=0
+while [ ! -c "$port" ] && [ "$i" -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ -c "$port" ] && : 2>/dev/null >"$port"; then
+	exec </dev/null >"$port" 2>&1
 else
 	exec </dev/console >/dev/console 2>&1
-	echo "@@ASHMEM-BENCH warning: no /dev/ttyS1, output shares the console"
+	echo "@@ASHMEM-BENCH warning: no $port, output shares the console"
 fi
 
 mount -t proc proc /proc

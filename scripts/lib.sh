@@ -158,14 +158,21 @@ ensure_host_tools() {
 
 # ---------------------------------------------------------------- versions
 
-# series_var SERIES: name of the override variable (7.2 -> KVER_7_2).
-series_var() { printf 'KVER_%s\n' "${1//./_}"; }
+# series_var SERIES: name of the override variable (7.2 -> KVER_7_2,
+# arm64-6.12-16k -> KVER_ARM64_6_12_16K).
+series_var() {
+	local v=${1//[.-]/_}
+	printf 'KVER_%s\n' "${v^^}"
+}
 
 # series_regex SERIES: the headers package pattern of a host series.
 series_regex() {
 	case $1 in
 	6.1) printf '%s\n' '^linux-headers-6\.1\.0-[0-9]+-amd64$' ;;
 	6.12) printf '%s\n' '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' ;;
+	# check-arm64.sh (needs the arm64 architecture in the host's apt).
+	arm64-6.1) printf '%s\n' '^linux-headers-6\.1\.0-[0-9]+-arm64$' ;;
+	arm64-6.12-16k) printf '%s\n' '^linux-headers-6\.12\.[0-9]+\+deb12-arm64-16k$' ;;
 	*) return 1 ;;
 	esac
 }
@@ -413,6 +420,11 @@ fetch_vmlinuz() {
 		vmlinuz=$(find "$tmp/x" -type f -name "vmlinuz*" | head -n 1)
 		if [[ -n $vmlinuz ]]; then
 			mkdir -p "$dest"
+			# A script may keep more of the package (check-arm64.sh: the
+			# modules its guests need) before vmlinuz completes the cache.
+			if declare -F kernel_package_extras >/dev/null; then
+				kernel_package_extras "$tmp/x" "$dest" "$kver"
+			fi
 			cp "$vmlinuz" "$dest/vmlinuz.tmp"
 			printf '%s\n' "$(basename "$deb") ${vmlinuz#"$tmp/x"}" >"$dest/source"
 			mv "$dest/vmlinuz.tmp" "$dest/vmlinuz"

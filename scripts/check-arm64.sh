@@ -1,0 +1,561 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Cross-build ashmem_linux.ko and the tests for Debian's arm64 kernels, boot
+# each kernel in qemu-system-aarch64 (-M virt -cpu max, TCG) from a busybox
+# initramfs, load the module there and run the tests.
+#
+#   scripts/check-arm64.sh [--bench] [SERIES...]
+#
+# SERIES is arm64-6.1 (4K pages) or arm64-6.12-16k (16K pages), or just 6.1
+# or 6.12 (default: both): the newest linux-headers-6.1.0-<N>-arm64 and
+# linux-headers-6.12.<N>+deb12-arm64-16k in the host's Debian 12 suites
+# (the script adds the arm64 architecture to the host's apt for that).
+# Override with KVER_ARM64_6_1=... and KVER_ARM64_6_12_16K=.... --bench
+# runs the benchmark instead, then scripts/bench-report.sh. The last line
+# is "N passed, N failed[, N skipped]"; the exit status is non-zero when
+# anything failed. See scripts/lib.sh for the environment.
+#
+#   ASHMEM_BOOT_TIMEOUT  seconds one guest may run (default 900)
+#   ASHMEM_KEEP_RUNS     run directories kept under $ASHMEM_CACHE/runs (5)
+#   ASHMEM_VERBOSE=1     print the whole guest output of passing kernels too
+#
+# The cross toolchain (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross) cannot
+# be installed beside gcc-multilib, which the amd64 bench's 32-bit tests
+# need, so it lives in a debootstrapped Debian 12 chroot under the cache.
+# The arm64 header packages are only unpacked, their usr/src and kbuild
+# copied into that chroot; the amd64 linux-kbuild of the same version runs
+# the build. Nothing arm64 is ever installed on the host.
+
+# Single-quoted sh -c scripts and dpkg-query formats are literal on purpose.
+# shellcheck disable=SC2016
+set -euo pipefail
+
+SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$SCRIPTS/lib.sh"
+# shellcheck source=scripts/guest.sh
+. "$SCRIPTS/guest.sh"
+
+BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-900}
+ARM64_SERIES=(arm64-6.1 arm64-6.12-16k)
+ARM64_CACHE="$ASHMEM_CACHE/arm64"
+XROOT="$ASHMEM_CACHE/chroot-bookworm-arm64"
+CROSS=aarch64-linux-gnu-
+# What the chroot needs: the cross compiler and static libc, make, perl
+# (W=1 runs kernel-doc), dwarves and libelf (6.12's module BTF), bc.
+XROOT_PKGS=(make gcc-aarch64-linux-gnu libc6-dev-arm64-cross dwarves libelf-dev bc perl)
+# What the host needs for this script (no compiler: that is the chroot's).
+ARM64_HOST_PKGS=(qemu-system-arm debootstrap kmod cpio gzip xz-utils)
+
+usage() {
+	sed -n '4,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	exit "${1:-0}"
+}
+
+# series_name ARG: the series an argument names (6.12 -> arm64-6.12-16k).
+series_name() {
+	case $1 in
+	6.1 | arm64-6.1) echo arm64-6.1 ;;
+	6.12 | 6.12-16k | arm64-6.12-16k) echo arm64-6.12-16k ;;
+	*) die "unknown arm64 kernel series '$1' (known: ${ARM64_SERIES[*]})" ;;
+	esac
+}
+
+# series_label SERIES KVER: how the summary names a kernel.
+series_label() { printf '%s\n' "$1"; }
+
+# ---------------------------------------------------------------- host
+
+# ensure_arm64_apt: the host's apt knows arm64 packages. Adding the
+# architecture installs nothing; the lists are fetched once, then only when
+# they lack arm64 (a warm run asks no mirror).
+ensure_arm64_apt() {
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		msg "dpkg --add-architecture arm64 (for apt-get download only)"
+		dpkg --add-architecture arm64
+		rm -f "$ASHMEM_CACHE/.apt-updated"
+	fi
+	[[ -n $(apt_candidate busybox-static:arm64) ]] && return 0
+	rm -f "$ASHMEM_CACHE/.apt-updated"
+	apt_update_once
+	[[ -n $(apt_candidate busybox-static:arm64) ]] ||
+		die "the host's apt suites carry no arm64 packages"
+}
+
+# fetch_busybox: busybox-static:arm64 for the initramfs, cached by version;
+# sets BUSYBOX (read by make_initramfs).
+fetch_busybox() {
+	local ver dir tmp deb
+	ver=$(apt_candidate busybox-static:arm64)
+	dir="$ARM64_CACHE/busybox/$ver"
+	if [[ ! -x $dir/busybox ]]; then
+		tmpdir_under "$ARM64_CACHE/busybox"
+		tmp=$TMPD
+		msg "apt-get download busybox-static:arm64=$ver"
+		download_deb host "busybox-static:arm64=$ver" "$tmp"
+		deb=$(find "$tmp" -maxdepth 1 -name 'busybox-static_*_arm64.deb' | head -n 1)
+		[[ -n $deb ]] || die "download of busybox-static:arm64=$ver failed"
+		dpkg-deb -x "$deb" "$tmp/x"
+		mkdir -p "$dir"
+		install -m 0755 "$tmp/x/bin/busybox" "$dir/busybox.tmp"
+		mv "$dir/busybox.tmp" "$dir/busybox"
+		rm -rf "$tmp"
+	fi
+	BUSYBOX="$dir/busybox"
+}
+
+# ---------------------------------------------------------------- chroot
+
+# xroot_run CMD...: run a command inside the cross chroot with a clean env.
+xroot_run() {
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C \
+		DEBIAN_FRONTEND=noninteractive chroot "$XROOT" "$@"
+}
+
+# xroot_lock / xroot_unlock: one user of the chroot at a time (the lock
+# also ends with the shell that took it).
+XROOT_LOCK_FD=
+xroot_lock() {
+	[[ -n $XROOT_LOCK_FD ]] && return 0
+	mkdir -p "$ASHMEM_CACHE"
+	exec {XROOT_LOCK_FD}>"$XROOT.lock"
+	flock "$XROOT_LOCK_FD"
+}
+
+xroot_unlock() {
+	[[ -n $XROOT_LOCK_FD ]] || return 0
+	exec {XROOT_LOCK_FD}>&-
+	XROOT_LOCK_FD=
+}
+
+# xroot_missing_pkgs: the packages of XROOT_PKGS the chroot lacks.
+xroot_missing_pkgs() {
+	local p
+	for p in "${XROOT_PKGS[@]}"; do
+		[[ $(chroot "$XROOT" dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] ||
+			printf '%s\n' "$p"
+	done
+}
+
+# xroot_bootstrap: debootstrap a fresh Debian 12 chroot, atomically.
+xroot_bootstrap() {
+	local mirror new="$XROOT.new" log="$ASHMEM_CACHE/debootstrap-arm64.log" inc
+	mirror=$(host_debian_mirror)
+	inc=$(IFS=,; echo "${XROOT_PKGS[*]}")
+	rm -rf "$new"
+	msg "debootstrap bookworm with the arm64 cross toolchain into $XROOT (mirror $mirror)"
+	debootstrap --variant=minbase --include="$inc" bookworm "$new" "$mirror" >"$log" 2>&1 || {
+		tail -n 30 "$log" >&2
+		die "debootstrap of bookworm failed (log: $log)"
+	}
+	rm -rf "$XROOT"
+	mv "$new" "$XROOT"
+}
+
+# xroot_ensure: a complete chroot: bootstrapped when missing or broken,
+# topped up with apt-get when only packages are missing.
+xroot_ensure() {
+	local missing
+	if [[ ! -x $XROOT/usr/bin/apt-get ]]; then
+		[[ -e $XROOT ]] && warn "the chroot at $XROOT is broken; rebuilding it"
+		xroot_bootstrap
+	fi
+	missing=$(xroot_missing_pkgs)
+	[[ -n $missing ]] || return 0
+	msg "installing into the chroot: ${missing//$'\n'/ }"
+	cp -L /etc/resolv.conf "$XROOT/etc/resolv.conf"
+	# shellcheck disable=SC2086 # one word per package
+	xroot_run apt-get install "${APT_OPTS[@]}" $missing >/dev/null || {
+		xroot_run apt-get -q update >/dev/null
+		# shellcheck disable=SC2086
+		xroot_run apt-get install "${APT_OPTS[@]}" $missing >/dev/null
+	}
+}
+
+# xroot_ensure_gcc KVER: the cross compiler KVER's headers ask for
+# (aarch64-linux-gnu-gcc-NN), installed in the chroot if missing.
+xroot_ensure_gcc() {
+	local cc
+	cc=$(kernel_cc "$XROOT/usr/src/linux-headers-$1")
+	[[ -n $cc ]] || die "cannot tell which gcc built linux-headers-$1"
+	cc="$CROSS${cc#"$CROSS"}"
+	xroot_run sh -c 'command -v "$1"' sh "$cc" >/dev/null && return 0
+	msg "$cc missing in the chroot: installing ${cc#"$CROSS"}-aarch64-linux-gnu there"
+	cp -L /etc/resolv.conf "$XROOT/etc/resolv.conf"
+	xroot_run apt-get install "${APT_OPTS[@]}" "${cc#"$CROSS"}-aarch64-linux-gnu" >/dev/null
+}
+
+# ---------------------------------------------------------------- headers
+
+# deb_dependency DEB REGEX: "package=version" of the dependency of DEB
+# whose name matches REGEX: the version its constraint names, or DEB's own
+# (the kernel packages of one upload share the source version).
+deb_dependency() {
+	dpkg-deb -f "$1" Depends | tr ',|' '\n\n' |
+		sed -nE "s/^ *($2)( \\((=|>=) ([^)]+)\\))? *$/\\1=\\4/p" | head -n 1 |
+		sed "s/=\$/=$(dpkg-deb -f "$1" Version)/"
+}
+
+# download_into DIR PKG=VER [FALLBACK]: apt-get download into DIR; on
+# failure (the archive moved on), FALLBACK instead; prints the .deb.
+download_into() {
+	local dir=$1 want=$2 fallback=${3:-} name=${2%%[:=]*} deb
+	msg "apt-get download $want"
+	if ! download_deb host "$want" "$dir"; then
+		[[ -n $fallback ]] || die "download of $want failed"
+		warn "$want is gone from the archive; taking $fallback"
+		download_deb host "$fallback" "$dir" || die "download of $fallback failed"
+	fi
+	deb=$(find "$dir" -maxdepth 1 -name "${name}_*.deb" | head -n 1)
+	[[ -n $deb ]] || die "apt-get download $want left no .deb"
+	printf '%s\n' "$deb"
+}
+
+# fetch_arm64_headers KVER: the arm64 headers of KVER, their -common and
+# the amd64 linux-kbuild they need, unpacked into
+# $ARM64_CACHE/headers/KVER/usr/{src,lib}.
+fetch_arm64_headers() {
+	local kver=$1 dir="$ARM64_CACHE/headers/$1" tmp hdr common kbuild deb
+	[[ -e $dir/.complete ]] && return 0
+	tmpdir_under "$ARM64_CACHE/headers"
+	tmp=$TMPD
+	mkdir -p "$tmp/debs"
+	hdr=$(download_into "$tmp/debs" "linux-headers-$kver:arm64")
+	common=$(deb_dependency "$hdr" 'linux-headers-[^ ]+-common')
+	kbuild=$(deb_dependency "$hdr" 'linux-kbuild-[^ ]+')
+	[[ -n $common && -n $kbuild ]] || die "$(basename "$hdr") names no -common or linux-kbuild dependency"
+	download_into "$tmp/debs" "$common" >/dev/null
+	# linux-kbuild-6.1 only asks for ">=": the exact version first.
+	download_into "$tmp/debs" "${kbuild%%=*}:amd64=${kbuild#*=}" "${kbuild%%=*}:amd64" >/dev/null
+	for deb in "$tmp"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$tmp/x"
+	done
+	mkdir -p "$tmp/tree/usr/src" "$tmp/tree/usr/lib"
+	mv "$tmp"/x/usr/src/* "$tmp/tree/usr/src/"
+	mv "$tmp"/x/usr/lib/linux-kbuild-* "$tmp/tree/usr/lib/"
+	for deb in "$tmp"/debs/*.deb; do
+		basename "$deb"
+	done >"$tmp/tree/source"
+	touch "$tmp/tree/.complete"
+	rm -rf "$dir"
+	mv "$tmp/tree" "$dir"
+	rm -rf "$tmp"
+}
+
+# xroot_install_headers KVER: copy KVER's unpacked trees into the chroot's
+# /usr (the headers include their -common by absolute path). Each copied
+# directory records the kernel it came from, so a tree shared between ABIs
+# (linux-kbuild-6.1) is replaced when another ABI needs its own version.
+xroot_install_headers() {
+	local kver=$1 src="$ARM64_CACHE/headers/$1" d rel
+	for d in "$src"/usr/lib/* "$src"/usr/src/*; do
+		rel=${d#"$src"/}
+		if [[ -L $d ]]; then
+			# linux-kbuild's link to itself in /usr/src.
+			rm -rf "${XROOT:?}/$rel"
+			cp -a "$d" "$XROOT/$rel"
+			continue
+		fi
+		[[ $(cat "$XROOT/$rel/.ashmem-kver" 2>/dev/null) == "$kver" ]] && continue
+		rm -rf "${XROOT:?}/$rel"
+		cp -a "$d" "$XROOT/$rel"
+		printf '%s\n' "$kver" >"$XROOT/$rel/.ashmem-kver"
+	done
+}
+
+# ---------------------------------------------------------------- kernels
+
+# The modules a guest needs for its virtio console when the kernel does not
+# have them built in: CONFIG option and module path, in load order.
+GUEST_MODULES=("VIRTIO_MMIO drivers/virtio/virtio_mmio"
+	"VIRTIO_CONSOLE drivers/char/virtio_console")
+
+# kernel_package_extras XDIR DEST KVER: called by fetch_vmlinuz with the
+# unpacked image package: keep in DEST/early the modules of GUEST_MODULES
+# that KVER builds as modules, uncompressed for busybox insmod.
+kernel_package_extras() {
+	local x=$1 dest=$2 kver=$3 config spec opt mod val f n=0
+	config="$x/boot/config-$kver"
+	[[ -f $config ]] || die "the image package of $kver has no /boot/config-$kver"
+	rm -rf "$dest/early"
+	mkdir -p "$dest/early"
+	for spec in "${GUEST_MODULES[@]}"; do
+		opt=${spec%% *} mod=${spec#* } n=$((n + 1))
+		val=$(sed -n "s/^CONFIG_$opt=//p" "$config")
+		case $val in
+		y) ;;
+		m)
+			f=$(find "$x/lib/modules/$kver/kernel/" -path "*/$mod.ko*" | head -n 1)
+			[[ -n $f ]] || die "$kver: $mod.ko is missing from its image package"
+			case $f in
+			*.xz) xz -dc "$f" >"$dest/early/$n-${mod##*/}.ko" ;;
+			*.zst) zstd -qdc "$f" >"$dest/early/$n-${mod##*/}.ko" ;;
+			*) cp "$f" "$dest/early/$n-${mod##*/}.ko" ;;
+			esac
+			;;
+		*) die "$kver lacks CONFIG_$opt: its guests would have no virtio console" ;;
+		esac
+	done
+}
+
+# fetch_arm64_kernel KVER: vmlinuz and the guest's early modules, cached.
+fetch_arm64_kernel() {
+	local dest="$ASHMEM_CACHE/kernels/$1"
+	# A cache entry from before the early modules were kept: fetch again.
+	[[ -d $dest/early ]] || rm -f "$dest/vmlinuz"
+	fetch_vmlinuz host "$1" || die "no kernel image package for $1"
+}
+
+# ---------------------------------------------------------------- builds
+
+# elf_machine FILE: the e_machine of an ELF file (183 is AArch64); empty
+# for anything else.
+elf_machine() {
+	[[ $(od -An -c -N4 "$1" | tr -d ' ') == '177ELF' ]] || return 0
+	od -An -tu2 -j18 -N2 "$1" | tr -d ' '
+}
+
+# build_tests RUN: cross-build the tests (static, no -m32) in the chroot
+# once, and install them into RUN/tests-root, the /tests of every guest.
+build_tests() {
+	local run=$1 log="$1/tests-build.log" inner rel f args
+	xroot_lock
+	tmpdir_under "$XROOT/tmp"
+	inner=$TMPD
+	rel=${inner#"$XROOT"}
+	copy_tree "$run/src" "$inner/src"
+	mkdir -p "$inner/ksft"
+	cp "$KSRC/tools/testing/selftests/kselftest_harness.h" \
+		"$KSRC/tools/testing/selftests/kselftest.h" "$inner/ksft/"
+	args=(CC="${CROSS}gcc" COMPAT32=0 KSFT_INC="$rel/ksft")
+	msg "cross-building the tests (KSFT_INC from linux-source-6.12 $(basename "$KSRC"))"
+	# clean first: a binary of the host's that is newer than its source
+	# would otherwise be installed as it is.
+	if ! xroot_run make -C "$rel/src/tests" clean >"$log" 2>&1 ||
+		! xroot_run make -C "$rel/src/tests" -j"$(nproc)" "${args[@]}" >>"$log" 2>&1 ||
+		! xroot_run make -C "$rel/src/tests" install DESTDIR="$rel/out" "${args[@]}" >>"$log" 2>&1; then
+		cat "$log" >&2
+		die "cross-building the tests failed (log: $log)"
+	fi
+	xroot_unlock
+	mkdir -p "$run/tests-root/tests"
+	cp -a "$inner/out/." "$run/tests-root/tests/"
+	rm -rf "$inner"
+	[[ -x $run/tests-root/tests/run_guest.sh ]] || die "tests install put no run_guest.sh in /tests"
+	for f in "$run"/tests-root/tests/*; do
+		case $(elf_machine "$f") in
+		'' | 183) ;;
+		*) die "$(basename "$f") in the tests install is not an AArch64 program" ;;
+		esac
+	done
+}
+
+# build_module KVER DIR LOG: W=1 cross build inside the chroot.
+build_module() {
+	local kver=$1 dir=$2 log=$3 inner rc=0
+	tmpdir_under "$XROOT/tmp"
+	inner=$TMPD
+	cp -a "$dir/." "$inner/"
+	xroot_run make -C "/usr/src/linux-headers-$kver" M="${inner#"$XROOT"}" \
+		CROSS_COMPILE="$CROSS" W=1 -j"$(nproc)" modules >"$log" 2>&1 || rc=$?
+	cp -a "$inner/." "$dir/"
+	rm -rf "$inner"
+	return "$rc"
+}
+
+# check_arm64_module KO KVER: the module exists, is AArch64 code and was
+# built for KVER.
+check_arm64_module() {
+	local vermagic
+	[[ -f $1 ]] || return 1
+	[[ $(elf_machine "$1") == 183 ]] || {
+		warn "$1 is not an AArch64 object"
+		return 1
+	}
+	vermagic=$(modinfo -F vermagic "$1")
+	[[ $vermagic == "$2 "* ]] || {
+		warn "$1 has vermagic '$vermagic', expected $2"
+		return 1
+	}
+}
+
+# ---------------------------------------------------------------- guests
+
+# guest_root RUN DIR KVER: the files a guest gets beside busybox, /init and
+# the module: the tests, the virtio console's name and its early modules.
+guest_root() {
+	local root="$2/guest-root" early="$ASHMEM_CACHE/kernels/$3/early"
+	rm -rf "$root"
+	mkdir -p "$root/etc" "$root/early"
+	cp -a "$1/tests-root/." "$root/"
+	printf '%s\n' /dev/hvc0 >"$root/etc/ashmem-bench-port"
+	cp -a "$early/." "$root/early/"
+	printf '%s\n' "$root"
+}
+
+# Kernel command line, as on amd64 (scripts/check.sh) but with the PL011 as
+# the kernel console: the kernel logs at full verbosity into console.log;
+# /init writes the markers, the test output and the final dmesg to the
+# virtio console (guest.log), so kernel messages never split test output.
+GUEST_CMDLINE="console=ttyAMA0 panic=-1 log_buf_len=4M softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60"
+
+# boot_guest VMLINUZ INITRD DIR: run the guest; leaves DIR/console.log and
+# DIR/guest.log, and the guest's own run time in GUEST_S. pauth-impdef:
+# the architected pointer-authentication cipher costs TCG a lot of time.
+GUEST_S=0
+TCG_THREAD=multi
+boot_guest() {
+	local dir=$3 rc=0 t0
+	qemu_lock
+	t0=$(now)
+	timeout -k 10 "$BOOT_TIMEOUT" qemu-system-aarch64 -M virt \
+		-cpu max,pauth-impdef=on -accel "tcg,thread=$TCG_THREAD" \
+		-m 1024 -smp 2 -nographic -no-reboot -net none \
+		-serial mon:stdio \
+		-device virtio-serial-device \
+		-chardev "file,id=guestlog,path=$dir/guest.log.raw" \
+		-device virtconsole,chardev=guestlog \
+		-kernel "$1" -initrd "$2" -append "$GUEST_CMDLINE" \
+		</dev/null >"$dir/console.log.raw" 2>&1 || rc=$?
+	GUEST_S=$(elapsed "$t0")
+	qemu_unlock
+	clean_serial_log "$dir/console.log.raw" "$dir/console.log"
+	clean_serial_log "$dir/guest.log.raw" "$dir/guest.log"
+	return "$rc"
+}
+
+# ---------------------------------------------------------------- per kernel
+
+# prepare_kernel SERIES: set KVER to the exact release of SERIES once its
+# headers are in the chroot and its vmlinuz and modules are cached.
+KVER=
+prepare_kernel() {
+	local kver
+	kver=$(resolve_kver "$1")
+	[[ -n $kver ]] || die "cannot resolve a kernel for $1"
+	fetch_arm64_headers "$kver"
+	fetch_arm64_kernel "$kver"
+	KVER=$kver
+}
+
+# run_kernel SERIES MODE RUN: everything for one kernel; runs in a subshell
+# with set -e, and leaves RUN/SERIES/result for the summary.
+run_kernel() {
+	local series=$1 mode=$2 run=$3 dir kver t0 t_build t_boot rc=0 status=PASS
+	local ko warnings nwarn root reasons=()
+	arm_cleanup
+	dir="$run/$series"
+	mkdir -p "$dir"
+	t0=$(now)
+	prepare_kernel "$series"
+	kver=$KVER
+	msg "[$series] kernel $kver (image $(cat "$ASHMEM_CACHE/kernels/$kver/source"))"
+
+	copy_module_sources "$run/src" "$dir/build"
+	xroot_lock
+	xroot_install_headers "$kver"
+	xroot_ensure_gcc "$kver"
+	build_module "$kver" "$dir/build" "$dir/build.log" || rc=$?
+	xroot_unlock
+	t_build=$(elapsed "$t0")
+	ko="$dir/build/ashmem_linux.ko"
+	warnings=$(grep -i 'warning:' "$dir/build.log" || true)
+	nwarn=$(grep -c . <<<"$warnings" || true)
+	if ((rc)) || ! check_arm64_module "$ko" "$kver"; then
+		cat "$dir/build.log" >&2
+		write_result "$dir/result" "kver=$kver" status=FAIL passed=0 failed=1 skipped=0 \
+			"warnings=$nwarn" "build_s=$t_build" boot_s=0 "why=module build failed (log: $dir/build.log)"
+		return 1
+	fi
+	if ((nwarn)); then
+		printf '[%s] build warning: %s\n' "$kver" "${warnings//$'\n'/$'\n'[$kver] build warning: }" >&2
+		reasons+=("$nwarn build warning(s)")
+	fi
+
+	root=$(guest_root "$run" "$dir" "$kver")
+	make_initramfs "$mode" "$ko" "$root" "$dir/initramfs.cpio.gz"
+	rm -rf "$root"
+	msg "[$series] booting $kver in qemu-system-aarch64 (TCG); logs: $dir/{guest,console}.log"
+	rc=0
+	boot_guest "$ASHMEM_CACHE/kernels/$kver/vmlinuz" "$dir/initramfs.cpio.gz" "$dir" || rc=$?
+	t_boot=$GUEST_S
+	((rc == 124 || rc == 137)) && reasons+=("guest timed out after ${BOOT_TIMEOUT}s")
+	((rc && rc != 124 && rc != 137)) && reasons+=("qemu exited with $rc")
+	grep -q "^$MARK warning: no " "$dir/guest.log" "$dir/console.log" &&
+		reasons+=("the guest had no virtio console for its output")
+
+	judge_guest "$dir" "$mode" "$kver"
+	reasons+=("${REASONS[@]}")
+	((${#reasons[@]} == 0)) || status=FAIL
+	# A kernel-level failure with no test failure still counts as one failure.
+	[[ $status == FAIL && $J_FAIL -eq 0 ]] && J_FAIL=1
+	show_guest_output "$kver" "$mode" "$status" "$dir"
+	local why="" r
+	for r in "${reasons[@]}"; do why+="${why:+; }$r"; done
+	write_result "$dir/result" "kver=$kver" "status=$status" "passed=$J_PASS" "failed=$J_FAIL" \
+		"skipped=$J_SKIP" "warnings=$nwarn" "build_s=$t_build" "boot_s=$t_boot" "why=$why"
+	[[ $status == PASS ]]
+}
+
+# ---------------------------------------------------------------- main
+
+# prepare_host: host packages, arm64 in apt, kselftest headers, busybox and
+# the chroot: everything shared by the kernels of a run.
+prepare_host() {
+	ensure_pkgs "${ARM64_HOST_PKGS[@]}"
+	ensure_arm64_apt
+	ksrc_ensure
+	fetch_busybox
+	xroot_lock
+	xroot_ensure
+	xroot_unlock
+}
+
+main() {
+	local mode=tests series=() s run rc t0
+	while (($#)); do
+		case $1 in
+		--bench) mode=bench ;;
+		-h | --help) usage 0 ;;
+		-*) usage 2 >&2 ;;
+		*) series+=("$(series_name "$1")") ;;
+		esac
+		shift
+	done
+	((${#series[@]})) || series=("${ARM64_SERIES[@]}")
+
+	require_root
+	arm_cleanup
+	t0=$(now)
+	check_sources
+	prepare_host
+	run=$(new_run_dir)
+	prune_runs
+	snapshot_sources "$run"
+	build_tests "$run"
+
+	for s in "${series[@]}"; do
+		msg "[$s] ---- start ----"
+		# set -e is ignored inside "if" and "||": run the subshell plainly.
+		set +e
+		(
+			set -e
+			run_kernel "$s" "$mode" "$run"
+		)
+		rc=$?
+		set -e
+		((rc == 0)) || warn "[$s] failed"
+	done
+	msg "total wall time $(elapsed "$t0")s"
+	rc=0
+	summarize "$run" "${series[@]}" || rc=$?
+	if [[ $mode == bench ]]; then
+		"$SCRIPTS/bench-report.sh" "$run" "${series[@]}" || rc=$?
+	fi
+	return "$rc"
+}
+
+# "exit" on the same line: bash reads scripts as it runs them, and must not
+# read on into a file that was edited meanwhile.
+main "$@"; exit
