@@ -10,9 +10,9 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/atomic.h>
 #include <linux/list_lru.h>
 #include <linux/math.h>
+#include <linux/percpu_counter.h>
 #include <linux/shrinker.h>
 
 #include "ashmem.h"
@@ -21,8 +21,12 @@
 static struct list_lru ashmem_lru;
 static struct shrinker *ashmem_shrinker;
 
-/* Pages in the ranges on ashmem_lru; list_lru itself counts only ranges. */
-static atomic_long_t ashmem_lru_nr_pages = ATOMIC_LONG_INIT(0);
+/*
+ * Pages in the ranges on ashmem_lru; list_lru itself counts only ranges.
+ * Per CPU, so that pin and unpin on different CPUs share no cache line;
+ * the shrinker only needs an estimate.
+ */
+static struct percpu_counter ashmem_lru_nr_pages;
 
 /* Set once ashmem_lru exists; the shrinker can run earlier before 6.7. */
 static bool ashmem_lru_ready;
@@ -34,14 +38,14 @@ struct list_lru *ashmem_lru_list(void)
 
 void ashmem_lru_add(struct ashmem_range *range)
 {
-	atomic_long_add(ashmem_range_pages(range), &ashmem_lru_nr_pages);
+	percpu_counter_add(&ashmem_lru_nr_pages, ashmem_range_pages(range));
 	ashmem_list_lru_add(&ashmem_lru, &range->lru);
 }
 
 void ashmem_lru_del(struct ashmem_range *range)
 {
 	ashmem_list_lru_del(&ashmem_lru, &range->lru);
-	atomic_long_sub(ashmem_range_pages(range), &ashmem_lru_nr_pages);
+	percpu_counter_sub(&ashmem_lru_nr_pages, ashmem_range_pages(range));
 }
 
 /* Move the bounds of @range, keeping its place on the LRU if it has one. */
@@ -52,12 +56,12 @@ void ashmem_lru_resize(struct ashmem_range *range, pgoff_t start, pgoff_t last)
 	range->start = start;
 	range->last = last;
 	if (!range->purged)
-		atomic_long_add(delta, &ashmem_lru_nr_pages);
+		percpu_counter_add(&ashmem_lru_nr_pages, delta);
 }
 
 static unsigned long ashmem_lru_pages(void)
 {
-	return max(atomic_long_read(&ashmem_lru_nr_pages), 0L);
+	return percpu_counter_read_positive(&ashmem_lru_nr_pages);
 }
 
 /**
@@ -88,7 +92,7 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 
 	/* On the LRU means not yet released: the region holds a reference. */
 	list_lru_isolate(list, item);
-	atomic_long_sub(ashmem_range_pages(range), &ashmem_lru_nr_pages);
+	percpu_counter_sub(&ashmem_lru_nr_pages, ashmem_range_pages(range));
 	refcount_inc(&region->ref);
 	spin_unlock(ASHMEM_LRU_WALK_LOCK);
 
@@ -150,7 +154,7 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 unsigned long ashmem_purge_all(void)
 {
 	struct ashmem_purge_ctl ctl = { .budget = ULONG_MAX };
-	unsigned long pages = ashmem_lru_pages();
+	unsigned long pages = percpu_counter_sum_positive(&ashmem_lru_nr_pages);
 
 	list_lru_walk(&ashmem_lru, ashmem_lru_isolate, &ctl, ULONG_MAX);
 	return pages;
@@ -160,26 +164,37 @@ int ashmem_shrinker_init(void)
 {
 	int err;
 
+	err = percpu_counter_init(&ashmem_lru_nr_pages, 0, GFP_KERNEL);
+	if (err)
+		return err;
+
 	ashmem_shrinker = ashmem_shrinker_alloc(SHRINKER_NUMA_AWARE |
 						SHRINKER_MEMCG_AWARE, "ashmem");
-	if (!ashmem_shrinker)
-		return -ENOMEM;
+	if (!ashmem_shrinker) {
+		err = -ENOMEM;
+		goto err_counter;
+	}
 	ashmem_shrinker->count_objects = ashmem_shrink_count;
 	ashmem_shrinker->scan_objects = ashmem_shrink_scan;
 	ashmem_shrinker->seeks = DEFAULT_SEEKS;
 
 	err = ashmem_shrinker_start(ashmem_shrinker, &ashmem_lru, "ashmem");
-	if (err) {
-		ashmem_shrinker_free(ashmem_shrinker);
-		return err;
-	}
+	if (err)
+		goto err_shrinker;
 	/* Publish ashmem_lru to the callbacks, which may already run. */
 	smp_store_release(&ashmem_lru_ready, true);
 	return 0;
+
+err_shrinker:
+	ashmem_shrinker_free(ashmem_shrinker);
+err_counter:
+	percpu_counter_destroy(&ashmem_lru_nr_pages);
+	return err;
 }
 
 void ashmem_shrinker_exit(void)
 {
 	ashmem_shrinker_free(ashmem_shrinker);
 	list_lru_destroy(&ashmem_lru);
+	percpu_counter_destroy(&ashmem_lru_nr_pages);
 }
