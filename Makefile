@@ -39,8 +39,13 @@ bench:
 check-arm64:
 	scripts/check-arm64.sh $(KERNELS)
 
+# The benchmark in the same arm64 guests (TCG timings: compare kernels of
+# one run only).
+bench-arm64:
+	scripts/check-arm64.sh --bench $(KERNELS)
+
 # checkpatch.pl --strict and sparse (C=2) on the driver.
 lint:
 	scripts/lint.sh
 
-.PHONY: all modules modules_install install clean check demo bench check-arm64 lint
+.PHONY: all modules modules_install install clean check demo bench check-arm64 bench-arm64 lint
