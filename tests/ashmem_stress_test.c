@@ -145,12 +145,12 @@ static int write_oom_score_adj(const char *value)
 
 struct pressure_child {
 	long shmem_before_kb;	/* Shmem: with the region filled */
-	long region_kb;
+	long drop_kb;		/* a drop of Shmem: this much shows the purge */
 	long limit_kb;		/* MemTotal: allocate no more than that */
 };
 
 enum {
-	PRESSURE_PURGED = 0,	/* Shmem dropped by half the region */
+	PRESSURE_PURGED = 0,	/* Shmem dropped by drop_kb */
 	PRESSURE_NOT_PURGED = 2,	/* allocated MemTotal, no drop */
 	PRESSURE_NO_MEMORY = 3,	/* mmap() refused before either */
 };
@@ -163,7 +163,7 @@ enum {
 static int pressure_child(void *arg)
 {
 	struct pressure_child *c = arg;
-	long allocated_kb = 0, shmem_kb;
+	long allocated_kb = 0, shmem_kb = c->shmem_before_kb;
 	void *p;
 
 	CHILD_CHECK(write_oom_score_adj("1000") == 0,
@@ -181,7 +181,7 @@ static int pressure_child(void *arg)
 
 		shmem_kb = meminfo_kb("Shmem");
 		CHILD_CHECK(shmem_kb >= 0, "no Shmem: in /proc/meminfo");
-		if (c->shmem_before_kb - shmem_kb >= c->region_kb / 2) {
+		if (c->shmem_before_kb - shmem_kb >= c->drop_kb) {
 			fprintf(stderr, "# child: Shmem dropped by %ld kB after %ld kB allocated\n",
 				c->shmem_before_kb - shmem_kb, allocated_kb);
 			return PRESSURE_PURGED;
@@ -192,11 +192,27 @@ static int pressure_child(void *arg)
 	return PRESSURE_NOT_PURGED;
 }
 
+/* Put memory pressure on in a child until @c's drop of Shmem: shows. */
+static void assert_pressure_purges(struct __test_metadata *_metadata,
+				   struct pressure_child *c)
+{
+	int status = run_in_child(pressure_child, c);
+
+	ASSERT_NE(128 + SIGKILL, status) {
+		TH_LOG("the allocating child was killed, likely by the OOM killer: the shrinker did not purge the unpinned pages in time");
+	}
+	ASSERT_NE(PRESSURE_NOT_PURGED, status) {
+		TH_LOG("under memory pressure the shrinker must purge unpinned pages, but Shmem: did not drop");
+	}
+	ASSERT_EQ(PRESSURE_PURGED, status) {
+		TH_LOG("the allocating child failed (status %d)", status);
+	}
+}
+
 TEST_F_TIMEOUT(pressure, shrinker_purges_unpinned_region, 600)
 {
 	size_t spared = SPARED_PAGES * self->page;
 	struct pressure_child c;
-	int status;
 
 	if (write_oom_score_adj("-1000"))
 		SKIP(return, "cannot shield the test from the OOM killer (oom_score_adj -1000 needs root)");
@@ -204,22 +220,13 @@ TEST_F_TIMEOUT(pressure, shrinker_purges_unpinned_region, 600)
 	fill_pattern(self->pinned, 0, spared, 31);
 	memset(self->map, 0xa5, self->size);
 	c.shmem_before_kb = meminfo_kb("Shmem");
-	c.region_kb = self->size / 1024;
+	c.drop_kb = self->size / 1024 / 2;
 	c.limit_kb = meminfo_kb("MemTotal");
 	ASSERT_LT(0, c.shmem_before_kb);
 	ASSERT_LT(0, c.limit_kb);
 	ashmem_assert_unpin(_metadata, self->fd, 0, 0);
 
-	status = run_in_child(pressure_child, &c);
-	ASSERT_NE(128 + SIGKILL, status) {
-		TH_LOG("the allocating child was killed, likely by the OOM killer: the shrinker did not purge the unpinned region in time");
-	}
-	ASSERT_NE(PRESSURE_NOT_PURGED, status) {
-		TH_LOG("under memory pressure the shrinker must purge the unpinned region, but Shmem: did not drop");
-	}
-	ASSERT_EQ(PRESSURE_PURGED, status) {
-		TH_LOG("the allocating child failed (status %d)", status);
-	}
+	assert_pressure_purges(_metadata, &c);
 
 	ashmem_assert_pin(_metadata, self->fd, 0, 0, ASHMEM_WAS_PURGED);
 	assert_zeros(_metadata, self->map, 0, self->size,
@@ -227,6 +234,64 @@ TEST_F_TIMEOUT(pressure, shrinker_purges_unpinned_region, 600)
 	assert_pattern(_metadata, self->pinned, 0, spared, 31,
 		       "the shrinker must not touch pinned pages");
 	ashmem_assert_pin(_metadata, self->pinned_fd, 0, 0, ASHMEM_NOT_PURGED);
+}
+
+/*
+ * Every other page unpinned: the shrinker must punch holes of one page at
+ * page offsets, whatever the page size (a driver that mixed 4K units and
+ * 16K pages would purge pinned bytes or leave unpinned ones). Each
+ * unpinned page ends either purged, reading as zeros and pinning
+ * WAS_PURGED, or untouched; every pinned page keeps its data.
+ */
+TEST_F_TIMEOUT(pressure, shrinker_purges_only_the_unpinned_pages, 600)
+{
+	size_t page = self->page, pages = self->size / page, i, purged = 0;
+	struct pressure_child c;
+	uint8_t *p;
+	int ret;
+
+	if (write_oom_score_adj("-1000"))
+		SKIP(return, "cannot shield the test from the OOM killer (oom_score_adj -1000 needs root)");
+
+	fill_pattern(self->map, 0, self->size, 32);
+	c.shmem_before_kb = meminfo_kb("Shmem");
+	/* Half the region is unpinned: half of that shows the purge. */
+	c.drop_kb = self->size / 1024 / 4;
+	c.limit_kb = meminfo_kb("MemTotal");
+	ASSERT_LT(0, c.shmem_before_kb);
+	ASSERT_LT(0, c.limit_kb);
+	for (i = 0; i < pages; i += 2)
+		ashmem_assert_unpin(_metadata, self->fd, i * page, page);
+
+	assert_pressure_purges(_metadata, &c);
+
+	for (i = 0; i < pages; i++) {
+		p = self->map + i * page;
+		if (i % 2) {
+			assert_pattern(_metadata, p, i * page, page, 32,
+				       "the shrinker must not touch a pinned page between unpinned ones");
+			continue;
+		}
+		ret = ashmem_pin_ioctl(self->fd, ASHMEM_PIN, i * page, page);
+		ASSERT_TRUE(ret == ASHMEM_WAS_PURGED || ret == ASHMEM_NOT_PURGED) {
+			TH_LOG("ASHMEM_PIN of page %zu returned %d (%s)", i, ret,
+			       errname(errno));
+		}
+		if (ret == ASHMEM_WAS_PURGED) {
+			assert_zeros(_metadata, p, i * page, page,
+				     "a page PIN reports purged must read as zeros");
+			purged++;
+		} else {
+			assert_pattern(_metadata, p, i * page, page, 32,
+				       "a page PIN reports not purged must keep its data");
+		}
+	}
+	ksft_print_msg("%zu of %zu unpinned pages of %zu bytes purged\n",
+		       purged, (pages + 1) / 2, page);
+	ASSERT_LE((size_t)c.drop_kb * 1024 / page, purged) {
+		TH_LOG("Shmem: dropped by %ld kB, yet PIN reports only %zu pages purged",
+		       c.drop_kb, purged);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -35,6 +35,26 @@ static void *unmapped_address(void)
 	return p;
 }
 
+/* ============================================================ page size */
+
+/*
+ * Every test sizes its regions from the page size the kernel reports: say
+ * which one this run has (4K, 16K or 64K on arm64), and that it is sane.
+ */
+TEST(page_size_is_a_power_of_two_from_4k)
+{
+	size_t page = page_size();
+
+	ksft_print_msg("page size %zu bytes\n", page);
+	ASSERT_EQ((size_t)getpagesize(), page) {
+		TH_LOG("sysconf(_SC_PAGESIZE) and getpagesize() must agree");
+	}
+	ASSERT_LE((size_t)PAGE_4K, page);
+	ASSERT_EQ(0, page & (page - 1)) {
+		TH_LOG("a page size of %zu is not a power of two", page);
+	}
+}
+
 /* ================================================================ device */
 
 TEST(device_is_a_char_device_of_mode_0666)
@@ -420,6 +440,32 @@ TEST_F(fresh_region, mmap_of_unaligned_size_takes_whole_pages)
 	assert_pattern(_metadata, p, 0, len, 1,
 		       "every page of PAGE_ALIGN(size) must be usable");
 	munmap(p, len);
+}
+
+/*
+ * mmap() lengths round up to whole pages. A 4K region (what an app assuming
+ * 4K pages asks for) is one whole page on a 16K kernel: a 4K or a 1-byte
+ * mapping maps all of it, shared; one byte past the page is a second page,
+ * past the region.
+ */
+TEST_F(fresh_region, mmap_length_rounds_up_to_the_page_size)
+{
+	size_t page = self->page;
+	uint8_t *p, *q;
+
+	ashmem_assert_set_size(_metadata, self->fd, PAGE_4K);
+	ashmem_fail_mmap(_metadata, self->fd, page + 1, PROT_READ, MAP_SHARED,
+			 0, EINVAL);
+	p = ashmem_assert_mmap(_metadata, self->fd, PAGE_4K,
+			       PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	q = ashmem_assert_mmap(_metadata, self->fd, 1, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, 0);
+	/* Faults, and so fails the test, if p maps less than a page. */
+	fill_pattern(p, 0, page, 24);
+	assert_pattern(_metadata, q, 0, page, 24,
+		       "a 1-byte mapping must map the region's whole first page");
+	munmap(q, 1);
+	munmap(p, PAGE_4K);
 }
 
 TEST_F(sized_region, mmap_prot_outside_mask_eperm)
@@ -811,6 +857,54 @@ TEST_F(pin_cmd, einval_for_unaligned_len)
 			    self->page + 1, EINVAL);
 }
 
+/* What @cmd returns when it works on a pinned range. */
+static int pin_cmd_ok(unsigned long cmd)
+{
+	return cmd == ASHMEM_GET_PIN_STATUS ? ASHMEM_IS_PINNED : 0;
+}
+
+/*
+ * Android computes pin ranges in getpagesize() units; an app that assumed
+ * 4K pages passes, on a 16K or 64K kernel, offsets and lengths aligned to
+ * 4K but not to the page. Those must be refused, not rounded: nothing gets
+ * unpinned by them. There are none on a 4K kernel.
+ */
+TEST_F(pin_cmd, einval_for_4k_aligned_offset_on_larger_pages)
+{
+	uint32_t page = self->page;
+
+	if (page <= PAGE_4K)
+		SKIP(return, "the page size is %u: every 4K-aligned offset is page-aligned",
+		     page);
+	ashmem_fail_pin_cmd(_metadata, self->fd, variant->cmd, PAGE_4K, page,
+			    EINVAL);
+	ashmem_fail_pin_cmd(_metadata, self->fd, variant->cmd, page - PAGE_4K,
+			    page, EINVAL);
+	ashmem_fail_pin_cmd(_metadata, self->fd, variant->cmd, page + PAGE_4K,
+			    0, EINVAL);
+	ashmem_assert_pin_status(_metadata, self->fd, 0, 0, ASHMEM_IS_PINNED);
+	ashmem_assert_pin_cmd(_metadata, self->fd, variant->cmd, page, page,
+			      pin_cmd_ok(variant->cmd));
+}
+
+TEST_F(pin_cmd, einval_for_4k_aligned_len_on_larger_pages)
+{
+	uint32_t page = self->page;
+
+	if (page <= PAGE_4K)
+		SKIP(return, "the page size is %u: every 4K-aligned length is page-aligned",
+		     page);
+	ashmem_fail_pin_cmd(_metadata, self->fd, variant->cmd, 0, PAGE_4K,
+			    EINVAL);
+	ashmem_fail_pin_cmd(_metadata, self->fd, variant->cmd, 0,
+			    page - PAGE_4K, EINVAL);
+	ashmem_fail_pin_cmd(_metadata, self->fd, variant->cmd, page,
+			    page + PAGE_4K, EINVAL);
+	ashmem_assert_pin_status(_metadata, self->fd, 0, 0, ASHMEM_IS_PINNED);
+	ashmem_assert_pin_cmd(_metadata, self->fd, variant->cmd, 0, page,
+			      pin_cmd_ok(variant->cmd));
+}
+
 /* 2^32 - page + 2 pages wraps to one page: inside the region, if wrapped. */
 TEST_F(pin_cmd, einval_when_offset_plus_len_overflows_32_bits)
 {
@@ -825,7 +919,7 @@ TEST_F(pin_cmd, einval_when_offset_plus_len_overflows_32_bits)
 TEST_F(pin_cmd, einval_past_page_aligned_size)
 {
 	uint32_t end = self->end, page = self->page;
-	int ok = variant->cmd == ASHMEM_GET_PIN_STATUS ? ASHMEM_IS_PINNED : 0;
+	int ok = pin_cmd_ok(variant->cmd);
 
 	ashmem_fail_pin_cmd(_metadata, self->fd, variant->cmd, end, page,
 			    EINVAL);
@@ -927,6 +1021,28 @@ TEST_F(mapped_region, unpin_of_unpinned_range_succeeds)
 	ashmem_assert_pin_status(_metadata, self->fd, 0, 0, ASHMEM_IS_PINNED);
 }
 
+/*
+ * A 4K region is one whole page whatever the page size: it unpins and pins
+ * as [0, page), and nothing lies beyond.
+ */
+TEST_F(fresh_region, region_of_4k_pins_as_one_whole_page)
+{
+	uint32_t page = self->page;
+	void *p;
+
+	ashmem_assert_set_size(_metadata, self->fd, PAGE_4K);
+	p = ashmem_assert_mmap(_metadata, self->fd, PAGE_4K,
+			       PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	ashmem_assert_unpin(_metadata, self->fd, 0, page);
+	ashmem_assert_pin_status(_metadata, self->fd, 0, 0, ASHMEM_IS_UNPINNED);
+	ashmem_fail_unpin(_metadata, self->fd, page, page, EINVAL);
+	ashmem_fail_pin(_metadata, self->fd, 0, 2 * page, EINVAL);
+	ashmem_assert_pin(_metadata, self->fd, 0, page, ASHMEM_NOT_PURGED);
+	ashmem_assert_pin_status(_metadata, self->fd, 0, page,
+				 ASHMEM_IS_PINNED);
+	munmap(p, PAGE_4K);
+}
+
 /* Page by page, which pages GET_PIN_STATUS reports unpinned: a bitmask. */
 static unsigned int unpinned_pages(struct __test_metadata *_metadata,
 				   int fd, size_t page, size_t pages)
@@ -1011,9 +1127,10 @@ TEST_F(mapped_region, purge_all_caches_counts_unpinned_pages)
 	fill_pattern(self->map, 0, self->size, 13);
 	ashmem_assert_unpin(_metadata, self->fd, 0, 0);
 	ret = ashmem_assert_purge_all(_metadata, self->fd);
-	ASSERT_LE(REGION_PAGES, ret) {
-		TH_LOG("ASHMEM_PURGE_ALL_CACHES must count the %d pages this test unpinned",
-		       REGION_PAGES);
+	/* Exactly: in pages of the kernel's size, not 4K units or bytes. */
+	ASSERT_EQ(REGION_PAGES, ret) {
+		TH_LOG("ASHMEM_PURGE_ALL_CACHES must count the %d pages of %zu bytes this test unpinned",
+		       REGION_PAGES, self->page);
 	}
 }
 

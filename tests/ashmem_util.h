@@ -39,6 +39,14 @@ static inline size_t page_size(void)
 	return (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/*
+ * The page size an Android app built for 4K-page devices computes in. On a
+ * kernel with larger pages (arm64's 16K and 64K) a pin range aligned to it
+ * but not to the page size must be refused. Only the tests of that use it:
+ * every size comes from page_size().
+ */
+#define PAGE_4K			4096u
+
 /* "EINVAL" rather than "Invalid argument": the ABI speaks in errno names. */
 static inline const char *errname(int err)
 {
