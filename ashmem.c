@@ -27,6 +27,7 @@
 
 #include "ashmem.h"
 #include "ashmem_compat.h"
+#include "ashmem_trace.h"
 #include "uapi/linux/ashmem.h"
 
 #define ASHMEM_VERSION		"1.0.0"
@@ -80,6 +81,12 @@ static int ashmem_open(struct inode *inode, struct file *file)
 	region->ranges = RB_ROOT;
 	refcount_set(&region->ref, 1);
 
+	err = ashmem_region_register(region);
+	if (err) {
+		kmem_cache_free(ashmem_region_cachep, region);
+		return err;
+	}
+	trace_ashmem_create(region);
 	file->private_data = region;
 	return 0;
 }
@@ -89,14 +96,20 @@ static int ashmem_release(struct inode *inode, struct file *file)
 	struct ashmem_region *region = file->private_data;
 	struct file *backing;
 
+	ashmem_region_unregister(region);
+	trace_ashmem_release(region);
+
 	mutex_lock(&region->lock);
 	ashmem_range_release_all(region);
 	backing = region->file;
 	region->file = NULL;
+	atomic_long_sub(region->size, &ashmem_stats.sized_bytes);
 	mutex_unlock(&region->lock);
 
-	if (backing)
+	if (backing) {
+		atomic_long_dec(&ashmem_stats.mapped_regions);
 		fput(backing);
+	}
 	ashmem_region_put(region);
 	return 0;
 }
@@ -269,8 +282,10 @@ static int ashmem_backing_install(struct ashmem_region *region)
 
 	mutex_lock(&region->lock);
 	if (!region->file && region->size == size &&
-	    !strcmp(name, ashmem_file_name(region)))
+	    !strcmp(name, ashmem_file_name(region))) {
 		swap(region->file, backing);
+		atomic_long_inc(&ashmem_stats.mapped_regions);
+	}
 	mutex_unlock(&region->lock);
 
 	if (backing)
@@ -358,6 +373,8 @@ static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
 		return err;
 
 	ashmem_vm_flags_clear(vma, ashmem_forbidden_may_flags(prot_mask));
+	trace_ashmem_mmap(region, file_inode(backing)->i_ino, vma->vm_pgoff,
+			  vma_pages(vma), vma->vm_flags & VM_SHARED);
 	return ashmem_map_backing(backing, vma);
 }
 
@@ -411,10 +428,12 @@ static long ashmem_set_size(struct ashmem_region *region, size_t size)
 		return -EINVAL;
 
 	mutex_lock(&region->lock);
-	if (region->file)
+	if (region->file) {
 		ret = -EINVAL;
-	else
+	} else {
+		atomic_long_add(size - region->size, &ashmem_stats.sized_bytes);
 		region->size = size;
+	}
 	mutex_unlock(&region->lock);
 	return ret;
 }
@@ -521,9 +540,11 @@ static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 	switch (cmd) {
 	case ASHMEM_PIN:
 		ret = ashmem_range_pin(region, start, last, &spare);
+		trace_ashmem_pin(region, start, last, ret);
 		break;
 	case ASHMEM_UNPIN:
 		ashmem_range_unpin(region, start, last, &spare);
+		trace_ashmem_unpin(region, start, last, ret);
 		break;
 	case ASHMEM_GET_PIN_STATUS:
 		ret = ashmem_range_any_unpinned(region, start, last) ?
@@ -624,6 +645,7 @@ static void ashmem_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct ashmem_region *region = file->private_data;
 
+	seq_printf(m, "ashmem_id:\t%u\n", region->id);
 	mutex_lock(&region->lock);
 	if (region->file)
 		seq_printf(m, "inode:\t%llu\n",
@@ -676,6 +698,7 @@ static int __init ashmem_init(void)
 	err = misc_register(&ashmem_misc);
 	if (err)
 		goto err_shrinker;
+	ashmem_debugfs_init();
 
 	pr_info("version %s, /dev/%s ready\n", ASHMEM_VERSION, ashmem_misc.name);
 	return 0;
@@ -692,6 +715,7 @@ err_region_cache:
 static void __exit ashmem_exit(void)
 {
 	misc_deregister(&ashmem_misc);
+	ashmem_debugfs_exit();
 	ashmem_shrinker_exit();
 	ashmem_range_cache_exit();
 	kmem_cache_destroy(ashmem_region_cachep);

@@ -13,6 +13,7 @@
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
+#include <linux/sched.h>
 #include <linux/types.h>
 
 /* Prefix of the backing file's name, so /proc/PID/maps shows /dev/ashmem/<name>. */
@@ -38,6 +39,11 @@
  * before it purges, so it punches holes holding only the victim's region
  * lock, and nothing any other region needs.
  *
+ * The registry of open regions (an xarray, ashmem_stats.c) has its own
+ * spinlock. Open and release take it alone; the debugfs listing takes a
+ * reference on a region under it and locks the region only after dropping
+ * it.
+ *
  * Order: mmap_lock -> region->lock -> list_lru lock
  *                     region->lock -> backing inode's i_rwsem (hole punch)
  */
@@ -51,8 +57,14 @@
  * @size: the size set by SET_SIZE, in bytes
  * @prot_mask: PROT_* bits mmap() may ask for; bits can only be removed
  * @ranges: the unpinned ranges, keyed by first page, never overlapping
- * @ref: one for the open file, one for each purge in progress; the memory
- *	is freed when it drops to zero
+ * @ref: one for the open file, one for each purge in progress and each
+ *	reader of the debugfs listing; the memory is freed when it drops to zero
+ * @id: index in the registry of open regions (ashmem_stats.c); fixed
+ * @purges: how many times ranges of the region were purged
+ * @creator_pid: thread group of the opener, in the initial pid namespace;
+ *	fixed
+ * @creator_cgroup: inode of the opener's cgroup v2 directory, or 0; fixed
+ * @creator_comm: the opener's command name; fixed
  */
 struct ashmem_region {
 	struct mutex lock;		/* see "Locking" above */
@@ -62,6 +74,11 @@ struct ashmem_region {
 	unsigned long prot_mask;
 	struct rb_root ranges;
 	refcount_t ref;
+	u32 id;
+	unsigned long purges;
+	pid_t creator_pid;
+	u64 creator_cgroup;
+	char creator_comm[TASK_COMM_LEN];
 };
 
 /**
@@ -102,15 +119,44 @@ void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
 bool ashmem_range_any_unpinned(struct ashmem_region *region, pgoff_t start,
 			       pgoff_t last);
 void ashmem_range_release_all(struct ashmem_region *region);
-unsigned long ashmem_range_purge(struct ashmem_range *range);
+unsigned long ashmem_range_purge(struct ashmem_range *range, bool shrinker);
+void ashmem_range_count(struct ashmem_region *region, unsigned long *unpinned,
+			unsigned long *purged);
 int ashmem_range_cache_init(void);
 void ashmem_range_cache_exit(void);
+
+/**
+ * struct ashmem_stats - counters for debugfs, kept where they change
+ * @regions: open regions
+ * @mapped_regions: open regions with a backing file (mapped at least once)
+ * @sized_bytes: sum of the sizes set on open regions
+ * @purged_pages: pages purged since the module loaded, by any path
+ * @shrinker_scans: calls of the shrinker's scan callback
+ * @shrinker_freed: pages the shrinker purged
+ */
+struct ashmem_stats {
+	atomic_long_t regions;
+	atomic_long_t mapped_regions;
+	atomic_long_t sized_bytes;
+	atomic_long_t purged_pages;
+	atomic_long_t shrinker_scans;
+	atomic_long_t shrinker_freed;
+};
+
+extern struct ashmem_stats ashmem_stats;
+
+/* ashmem_stats.c: the registry of open regions, counters and debugfs */
+int ashmem_region_register(struct ashmem_region *region);
+void ashmem_region_unregister(struct ashmem_region *region);
+void ashmem_debugfs_init(void);
+void ashmem_debugfs_exit(void);
 
 /* ashmem_shrinker.c: the LRU of unpinned, unpurged ranges */
 void ashmem_lru_add(struct ashmem_range *range);
 void ashmem_lru_del(struct ashmem_range *range);
 void ashmem_lru_resize(struct ashmem_range *range, pgoff_t start, pgoff_t last);
 unsigned long ashmem_purge_all(void);
+unsigned long ashmem_lru_pages(void);
 struct list_lru *ashmem_lru_list(void);
 int ashmem_shrinker_init(void);
 void ashmem_shrinker_exit(void);

@@ -16,6 +16,7 @@
 #include <linux/slab.h>
 
 #include "ashmem.h"
+#include "ashmem_trace.h"
 #include "uapi/linux/ashmem.h"
 
 static struct kmem_cache *ashmem_range_cachep;
@@ -227,13 +228,14 @@ void ashmem_range_release_all(struct ashmem_region *region)
 /**
  * ashmem_range_purge() - discard the pages of a range taken off the LRU
  * @range: the range; its region is locked and has a backing file
+ * @shrinker: whether the shrinker purges it (for the trace event)
  *
  * Punches a hole in the backing file, so the pages read back as zeros, and
  * marks the range purged so the next PIN over it reports ASHMEM_WAS_PURGED.
  *
  * Return: the number of pages the range spans.
  */
-unsigned long ashmem_range_purge(struct ashmem_range *range)
+unsigned long ashmem_range_purge(struct ashmem_range *range, bool shrinker)
 {
 	loff_t start = (loff_t)range->start << PAGE_SHIFT;
 	loff_t len = (loff_t)ashmem_range_pages(range) << PAGE_SHIFT;
@@ -250,7 +252,30 @@ unsigned long ashmem_range_purge(struct ashmem_range *range)
 		pr_warn_ratelimited("purging %lu pages failed: %d\n",
 				    (unsigned long)ashmem_range_pages(range), err);
 	range->purged = true;
+	range->region->purges++;
+	atomic_long_add(ashmem_range_pages(range), &ashmem_stats.purged_pages);
+	trace_ashmem_purge(range, shrinker);
 	return ashmem_range_pages(range);
+}
+
+/**
+ * ashmem_range_count() - unpinned pages of a region, for the listing
+ * @region: the region, locked
+ * @unpinned: set to the unpinned pages not yet purged
+ * @purged: set to the unpinned pages already purged
+ */
+void ashmem_range_count(struct ashmem_region *region, unsigned long *unpinned,
+			unsigned long *purged)
+{
+	struct rb_node *node;
+
+	*unpinned = 0;
+	*purged = 0;
+	for (node = rb_first(&region->ranges); node; node = rb_next(node)) {
+		struct ashmem_range *range = range_of(node);
+
+		*(range->purged ? purged : unpinned) += ashmem_range_pages(range);
+	}
 }
 
 int ashmem_range_cache_init(void)

@@ -59,19 +59,22 @@ void ashmem_lru_resize(struct ashmem_range *range, pgoff_t start, pgoff_t last)
 		percpu_counter_add(&ashmem_lru_nr_pages, delta);
 }
 
-static unsigned long ashmem_lru_pages(void)
+/* Return: the pages on the LRU, summed over the CPUs. */
+unsigned long ashmem_lru_pages(void)
 {
-	return percpu_counter_read_positive(&ashmem_lru_nr_pages);
+	return percpu_counter_sum_positive(&ashmem_lru_nr_pages);
 }
 
 /**
  * struct ashmem_purge_ctl - one walk of the LRU
  * @budget: pages the walk should free; it stops taking victims after that
  * @freed: pages freed so far
+ * @shrinker: the walk is the shrinker's, not ASHMEM_PURGE_ALL_CACHES
  */
 struct ashmem_purge_ctl {
 	unsigned long budget;
 	unsigned long freed;
+	bool shrinker;
 };
 
 /*
@@ -96,7 +99,7 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 	refcount_inc(&region->ref);
 	spin_unlock(ASHMEM_LRU_WALK_LOCK);
 
-	ctl->freed += ashmem_range_purge(range);
+	ctl->freed += ashmem_range_purge(range, ctl->shrinker);
 	mutex_unlock(&region->lock);
 	ashmem_region_put(region);
 
@@ -120,7 +123,7 @@ static unsigned long ashmem_shrink_count(struct shrinker *shrinker,
 	if (!ranges)
 		return SHRINK_EMPTY;
 
-	pages = ashmem_lru_pages();
+	pages = percpu_counter_read_positive(&ashmem_lru_nr_pages);
 	all_ranges = list_lru_count(&ashmem_lru);
 	if (ranges >= all_ranges)
 		return max(pages, ranges);
@@ -130,7 +133,10 @@ static unsigned long ashmem_shrink_count(struct shrinker *shrinker,
 static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 					struct shrink_control *sc)
 {
-	struct ashmem_purge_ctl ctl = { .budget = sc->nr_to_scan };
+	struct ashmem_purge_ctl ctl = {
+		.budget = sc->nr_to_scan,
+		.shrinker = true,
+	};
 
 	/* Punching a hole is filesystem work. */
 	if (!(sc->gfp_mask & __GFP_FS))
@@ -140,6 +146,8 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 		return SHRINK_STOP;
 
 	list_lru_shrink_walk(&ashmem_lru, sc, ashmem_lru_isolate, &ctl);
+	atomic_long_inc(&ashmem_stats.shrinker_scans);
+	atomic_long_add(ctl.freed, &ashmem_stats.shrinker_freed);
 	return ctl.freed;
 }
 
@@ -154,7 +162,7 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 unsigned long ashmem_purge_all(void)
 {
 	struct ashmem_purge_ctl ctl = { .budget = ULONG_MAX };
-	unsigned long pages = percpu_counter_sum_positive(&ashmem_lru_nr_pages);
+	unsigned long pages = ashmem_lru_pages();
 
 	list_lru_walk(&ashmem_lru, ashmem_lru_isolate, &ctl, ULONG_MAX);
 	return pages;

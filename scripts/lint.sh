@@ -28,10 +28,13 @@ driver_files() {
 #   ashmem_compat.h  LINUX_VERSION_CODE: testing the version is its job.
 #   ashmem.c         CONST_STRUCT: the backing files' operations are built
 #                    from shmem's at load time (__ro_after_init, not const).
+#   ashmem_trace.h   OPEN_ENDED_LINE, PARENTHESIS_ALIGNMENT: TRACE_EVENT()'s
+#                    TP_* blocks are laid out as in include/trace/events/.
 checkpatch_ignores() {
 	case $1 in
 	ashmem_compat.h) printf '%s\n' --ignore LINUX_VERSION_CODE ;;
 	ashmem.c) printf '%s\n' --ignore CONST_STRUCT ;;
+	ashmem_trace.h) printf '%s\n' --ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT ;;
 	esac
 }
 
