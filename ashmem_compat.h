@@ -12,7 +12,9 @@
 #include <linux/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/shrinker.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/swap.h>
 #include <linux/version.h>
 
 /*
@@ -26,6 +28,21 @@ static inline struct file *ashmem_shmem_file_setup(const char *name, loff_t size
 	return shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
 #else
 	return shmem_file_setup(name, size, VM_NORESERVE);
+#endif
+}
+
+/*
+ * Pages a shrinker frees outside the LRU count toward the reclaim that
+ * called it only if it says so. 6.4 added mm_account_reclaimed_pages() for
+ * that; before, the counter was reclaim_state->reclaimed_slab.
+ */
+static inline void ashmem_account_reclaimed_pages(unsigned long pages)
+{
+#if KERNEL_VERSION(6, 4, 0) <= LINUX_VERSION_CODE
+	mm_account_reclaimed_pages(pages);
+#else
+	if (current->reclaim_state)
+		current->reclaim_state->reclaimed_slab += pages;
 #endif
 }
 

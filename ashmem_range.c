@@ -233,12 +233,14 @@ void ashmem_range_release_all(struct ashmem_region *region)
  * Punches a hole in the backing file, so the pages read back as zeros, and
  * marks the range purged so the next PIN over it reports ASHMEM_WAS_PURGED.
  *
- * Return: the number of pages the range spans.
+ * Return: how many of its pages were resident and so were freed.
  */
 unsigned long ashmem_range_purge(struct ashmem_range *range, bool shrinker)
 {
+	struct address_space *mapping = range->region->file->f_mapping;
 	loff_t start = (loff_t)range->start << PAGE_SHIFT;
 	loff_t len = (loff_t)ashmem_range_pages(range) << PAGE_SHIFT;
+	unsigned long resident = READ_ONCE(mapping->nrpages);
 	int err;
 
 	err = vfs_fallocate(range->region->file,
@@ -255,7 +257,9 @@ unsigned long ashmem_range_purge(struct ashmem_range *range, bool shrinker)
 	range->region->purges++;
 	atomic_long_add(ashmem_range_pages(range), &ashmem_stats.purged_pages);
 	trace_ashmem_purge(range, shrinker);
-	return ashmem_range_pages(range);
+
+	/* Faults on other pages of the file may race: only an estimate. */
+	return resident - min(resident, READ_ONCE(mapping->nrpages));
 }
 
 /**

@@ -68,12 +68,14 @@ unsigned long ashmem_lru_pages(void)
 /**
  * struct ashmem_purge_ctl - one walk of the LRU
  * @budget: pages the walk should free; it stops taking victims after that
- * @freed: pages freed so far
+ * @freed: unpinned pages purged so far, the shrinker's unit
+ * @resident: of those, the pages that were in memory and so were freed
  * @shrinker: the walk is the shrinker's, not ASHMEM_PURGE_ALL_CACHES
  */
 struct ashmem_purge_ctl {
 	unsigned long budget;
 	unsigned long freed;
+	unsigned long resident;
 	bool shrinker;
 };
 
@@ -99,7 +101,8 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 	refcount_inc(&region->ref);
 	spin_unlock(ASHMEM_LRU_WALK_LOCK);
 
-	ctl->freed += ashmem_range_purge(range, ctl->shrinker);
+	ctl->freed += ashmem_range_pages(range);
+	ctl->resident += ashmem_range_purge(range, ctl->shrinker);
 	mutex_unlock(&region->lock);
 	ashmem_region_put(region);
 
@@ -146,6 +149,11 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 		return SHRINK_STOP;
 
 	list_lru_shrink_walk(&ashmem_lru, sc, ashmem_lru_isolate, &ctl);
+	/*
+	 * Reclaim counts only the pages it freed itself; without this credit
+	 * it would go on to lower priorities and purge the whole list.
+	 */
+	ashmem_account_reclaimed_pages(ctl.resident);
 	atomic_long_inc(&ashmem_stats.shrinker_scans);
 	atomic_long_add(ctl.freed, &ashmem_stats.shrinker_freed);
 	return ctl.freed;
