@@ -203,25 +203,82 @@ resolve_kver() {
 	fi
 }
 
+# ---------------------------------------------------------------- chroots
+
+# The debootstrapped chroots under $ASHMEM_CACHE (sid for the 7.2 build,
+# bookworm for DKMS and the package) share these; ROOT is the chroot's path.
+
+# chroot_run ROOT CMD...: run a command inside ROOT with a clean env. A
+# chroot shares the host's kernel, so CAP_SYS_MODULE leaves the bounding
+# set first: nothing run there (dkms, a maintainer script) can load a
+# module into the host.
+chroot_run() {
+	local root=$1
+	shift
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C \
+		DEBIAN_FRONTEND=noninteractive \
+		setpriv --bounding-set -sys_module chroot "$root" "$@"
+}
+
+# chroot_lock ROOT / chroot_unlock ROOT: one run at a time in ROOT (the
+# lock also ends when the shell that took it exits).
+declare -gA CHROOT_LOCK_FD=()
+chroot_lock() {
+	local root=$1 fd
+	[[ -n ${CHROOT_LOCK_FD[$root]:-} ]] && return 0
+	mkdir -p "$(dirname "$root")"
+	exec {fd}>"$root.lock"
+	if ! flock -n "$fd"; then
+		msg "waiting for another run to finish with $root"
+		flock "$fd"
+	fi
+	CHROOT_LOCK_FD[$root]=$fd
+}
+
+chroot_unlock() {
+	local fd=${CHROOT_LOCK_FD[$1]:-}
+	[[ -n $fd ]] || return 0
+	exec {fd}>&-
+	unset "CHROOT_LOCK_FD[$1]"
+}
+
+# chroot_mount_proc ROOT: /proc inside ROOT (objtool and dpkg need it).
+chroot_mount_proc() {
+	mountpoint -q "$1/proc" && return 0
+	mount -t proc proc "$1/proc"
+	CLEANUP_MOUNTS+=("$1/proc")
+}
+
+chroot_umount_proc() {
+	if mountpoint -q "$1/proc"; then
+		umount "$1/proc" || umount -l "$1/proc"
+	fi
+}
+
+# chroot_pkg_installed ROOT PKG: PKG is installed inside ROOT.
+chroot_pkg_installed() {
+	[[ $(chroot "$1" dpkg-query -W -f='${Status}' "$2" 2>/dev/null) == "install ok installed" ]]
+}
+
 # ---------------------------------------------------------------- sid chroot
 
-# host_debian_mirror: the Debian archive URL the host itself uses.
+# host_debian_mirror [ARCHIVE]: the URL of the Debian archive (default
+# "debian"; "debian-security" for the security suites) the host itself uses.
 host_debian_mirror() {
-	local url
+	local url archive=${1:-debian}
 	url=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+		awk -v a="$archive" '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ "/" a "/?$") { print $i; exit } }')
 	if [[ -z $url ]]; then
 		url=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-			awk '$1 == "deb" && $2 ~ /\/debian\/?$/ { print $2; exit }')
+			awk -v a="$archive" '$1 == "deb" && $2 ~ "/" a "/?$" { print $2; exit }')
 	fi
-	[[ -n $url ]] || die "cannot find the host's Debian mirror; set ASHMEM_SID_MIRROR"
+	[[ -n $url ]] || die "cannot find the host's $archive mirror in its apt sources"
 	printf '%s\n' "$url"
 }
 
 # sid_run CMD...: run a command inside the sid chroot with a clean env.
 sid_run() {
-	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C \
-		DEBIAN_FRONTEND=noninteractive chroot "$SID_ROOT" "$@"
+	chroot_run "$SID_ROOT" "$@"
 }
 
 # sid_lock / sid_unlock: serialise use of the shared chroot between
@@ -241,17 +298,8 @@ sid_unlock() {
 }
 
 # sid_mount_proc: /proc inside the chroot (objtool and dpkg need it).
-sid_mount_proc() {
-	mountpoint -q "$SID_ROOT/proc" && return 0
-	mount -t proc proc "$SID_ROOT/proc"
-	CLEANUP_MOUNTS+=("$SID_ROOT/proc")
-}
-
-sid_umount_proc() {
-	if mountpoint -q "$SID_ROOT/proc"; then
-		umount "$SID_ROOT/proc" || umount -l "$SID_ROOT/proc"
-	fi
-}
+sid_mount_proc() { chroot_mount_proc "$SID_ROOT"; }
+sid_umount_proc() { chroot_umount_proc "$SID_ROOT"; }
 
 sid_is_complete() {
 	[[ -x $SID_ROOT/usr/bin/apt-get && -x $SID_ROOT/usr/bin/make ]] &&
@@ -261,7 +309,7 @@ sid_is_complete() {
 # sid_bootstrap: debootstrap a fresh sid chroot (about 35 s), atomically.
 sid_bootstrap() {
 	local mirror new
-	mirror=${ASHMEM_SID_MIRROR:-$(host_debian_mirror)}
+	mirror=${ASHMEM_SID_MIRROR:-$(host_debian_mirror debian)}
 	new="$SID_ROOT.new"
 	rm -rf "$new"
 	msg "debootstrap sid into $SID_ROOT (mirror $mirror)"
