@@ -3,7 +3,8 @@
 # shellcheck shell=dash
 #
 # /init of the test bench's QEMU guests (scripts/check.sh copies it into each
-# initramfs). It loads /ashmem_linux.ko, runs the tests (or the demo or the
+# initramfs). It loads /ashmem_linux.ko (or, with /etc/ashmem-modprobe,
+# ashmem_linux from /lib/modules), runs the tests (or the demo or the
 # benchmark, as /etc/ashmem-bench-mode says), dumps the kernel log and
 # powers off. Lines
 # starting with @@ASHMEM-BENCH are markers that check.sh splits the log on.
@@ -50,10 +51,26 @@ export HOME=/tmp TMPDIR=/tmp
 mode=$(cat /etc/ashmem-bench-mode 2>/dev/null)
 echo "@@ASHMEM-BENCH kernel $(uname -r) mode=${mode:-tests}"
 
-insmod /ashmem_linux.ko
-rc=$?
+# /etc/ashmem-modprobe (make dkms-check): load the module as a host does,
+# by name from the module tree in /lib/modules that dkms and depmod made.
+# ashmem_unload_test reloads ASHMEM_MODULE with finit_module(), which
+# takes no compressed module: an .xz one is unpacked into /tmp for it.
+if [ -e /etc/ashmem-modprobe ]; then
+	modprobe ashmem_linux
+	rc=$?
+	k=/lib/modules/$(uname -r)
+	ASHMEM_MODULE=$k/$(sed -n 's/^\([^:]*ashmem_linux\.ko[^:]*\):.*/\1/p' "$k/modules.dep")
+	echo "@@ASHMEM-BENCH modprobe rc=$rc module=$ASHMEM_MODULE"
+	case $ASHMEM_MODULE in
+	*.xz) xz -dc "$ASHMEM_MODULE" >/tmp/ashmem_linux.ko && ASHMEM_MODULE=/tmp/ashmem_linux.ko ;;
+	esac
+else
+	insmod /ashmem_linux.ko
+	rc=$?
+	ASHMEM_MODULE=/ashmem_linux.ko
+fi
 echo "@@ASHMEM-BENCH insmod rc=$rc"
-export ASHMEM_MODULE=/ashmem_linux.ko
+export ASHMEM_MODULE
 
 # What a container setup does for Android 11+ libcutils (see README.md): a
 # second node, /dev/ashmem<boot_id>, for the same device.

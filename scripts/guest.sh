@@ -52,9 +52,11 @@ snapshot_sources() {
 
 # ---------------------------------------------------------------- guests
 
-# make_initramfs MODE KO TESTS_ROOT OUT: busybox, /init, module, tests.
+# make_initramfs MODE KO TESTS_ROOT OUT [MODROOT]: busybox, /init, module,
+# tests. With MODROOT (a directory holding lib/modules/<kver>, as dkms and
+# depmod left it), that tree replaces KO and /init loads it with modprobe.
 make_initramfs() {
-	local mode=$1 ko=$2 tests=$3 out=$4 root busybox=$BUSYBOX
+	local mode=$1 ko=$2 tests=$3 out=$4 modroot=${5:-} root busybox=$BUSYBOX
 	[[ -n $busybox ]] || busybox=$(dpkg -L busybox-static | awk '/\/busybox$/ && !n++')
 	tmpdir_under "$(dirname "$out")"
 	root=$TMPD
@@ -62,7 +64,12 @@ make_initramfs() {
 	cp "$busybox" "$root/bin/busybox"
 	install -m 0755 "$SCRIPTS/guest-init.sh" "$root/init"
 	printf '%s\n' "$mode" >"$root/etc/ashmem-bench-mode"
-	cp "$ko" "$root/ashmem_linux.ko"
+	if [[ -n $modroot ]]; then
+		cp -a "$modroot/." "$root/"
+		touch "$root/etc/ashmem-modprobe"
+	else
+		cp "$ko" "$root/ashmem_linux.ko"
+	fi
 	cp -a "$tests/." "$root/"
 	mknod -m 600 "$root/dev/console" c 5 1
 	(cd "$root" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) |
