@@ -15,6 +15,20 @@ modules_install install: modules
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(KVER)
 
+# The module's version (ASHMEM_VERSION in ashmem.c): DKMS and the Debian
+# package are named after it.
+ASHMEM_VERSION := $(shell sed -n 's/.*define ASHMEM_VERSION[^"]*"\([^"]*\)".*/\1/p' ashmem.c)
+
+# The module's sources as DKMS builds them, installed into
+# $(DESTDIR)/usr/src/ashmem-linux-<version>, where "dkms add" finds them.
+# debian/rules and scripts/dkms-check.sh install them the same way.
+DKMS_SOURCES = $(sort $(wildcard *.c *.h)) Kbuild Makefile dkms.conf uapi
+DKMS_DIR = $(DESTDIR)/usr/src/ashmem-linux-$(ASHMEM_VERSION)
+
+dkms-source:
+	install -d $(DKMS_DIR)
+	cp -R $(DKMS_SOURCES) $(DKMS_DIR)/
+
 # Works without kernel headers too, and in a DKMS copy that has no tests/.
 clean:
 	rm -rf *.o *.ko *.mod *.mod.c .*.cmd modules.order Module.symvers .tmp_versions
@@ -48,4 +62,17 @@ bench-arm64:
 lint:
 	scripts/lint.sh
 
-.PHONY: all modules modules_install install clean check demo bench check-arm64 bench-arm64 lint
+# The real dkms tool in a Debian 12 chroot: add, build, install for the 6.1
+# and 6.12 headers, autoinstall on a kernel upgrade, then each kernel boots
+# in QEMU, loads the DKMS-built module with modprobe and runs the tests;
+# dkms remove must leave nothing behind.
+dkms-check:
+	scripts/dkms-check.sh $(KERNELS)
+
+# The Debian package ashmem-linux-dkms_<version>_all.deb (into build/deb/),
+# checked by lintian, then installed, verified and purged in the chroot.
+deb:
+	scripts/deb.sh
+
+.PHONY: all modules modules_install install clean check demo bench check-arm64 bench-arm64 lint \
+	dkms-source dkms-check deb
