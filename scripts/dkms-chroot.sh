@@ -92,14 +92,19 @@ droot_missing_pkgs() {
 	done
 }
 
-# droot_apt_install PKG...: apt-get install in the chroot; on failure the
-# lists are stale (Debian dropped a version): update them and try again.
+# droot_apt_install PKG...: apt-get install in the chroot, logged to
+# $DROOT.apt.log; on failure the lists are stale (Debian dropped a
+# version): update them and try again.
 droot_apt_install() {
+	local log="$DROOT.apt.log"
 	cp -L /etc/resolv.conf "$DROOT/etc/resolv.conf"
-	droot_run "${DROOT_APT[@]}" install "$@" >/dev/null && return 0
+	droot_run "${DROOT_APT[@]}" install "$@" >"$log" 2>&1 && return 0
 	msg "apt-get update in the chroot"
-	droot_run apt-get -q update >/dev/null
-	droot_run "${DROOT_APT[@]}" install "$@" >/dev/null
+	droot_run apt-get -q update >>"$log" 2>&1
+	droot_run "${DROOT_APT[@]}" install "$@" >>"$log" 2>&1 || {
+		tail -n 30 "$log" >&2
+		die "apt-get install $* failed in the chroot (log: $log)"
+	}
 }
 
 # droot_ensure: a complete chroot, bootstrapped when missing or broken,
@@ -169,12 +174,12 @@ droot_purge_kernels() {
 			[[ $images == *" $k "* ]] || purge+=("$pkg")
 			;;
 		esac
-	done < <(droot_run dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'linux-headers-*' 'linux-image-*' 2>/dev/null |
+	done < <( (droot_run dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'linux-headers-*' 'linux-image-*' 2>/dev/null || true) |
 		awk '$1 == "ii" { print $2 }')
 	((${#purge[@]})) || return 0
 	msg "purging ${purge[*]} from the chroot"
-	droot_run env INITRD=No "${DROOT_APT[@]}" purge "${purge[@]}" >/dev/null
-	droot_run env INITRD=No "${DROOT_APT[@]}" autoremove --purge >/dev/null
+	droot_run env INITRD=No "${DROOT_APT[@]}" purge "${purge[@]}" >"$DROOT.apt.log" 2>&1
+	droot_run env INITRD=No "${DROOT_APT[@]}" autoremove --purge >>"$DROOT.apt.log" 2>&1
 }
 
 # ---------------------------------------------------------------- leftovers
