@@ -27,7 +27,7 @@
 # copied into that chroot; the amd64 linux-kbuild of the same version runs
 # the build. Nothing arm64 is ever installed on the host.
 
-# Single-quoted sh -c scripts and dpkg-query formats are literal on purpose.
+# Single-quoted sh -c scripts are literal on purpose.
 # shellcheck disable=SC2016
 set -euo pipefail
 
@@ -107,34 +107,19 @@ fetch_busybox() {
 
 # ---------------------------------------------------------------- chroot
 
-# xroot_run CMD...: run a command inside the cross chroot with a clean env.
-xroot_run() {
-	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C \
-		DEBIAN_FRONTEND=noninteractive chroot "$XROOT" "$@"
-}
+# xroot_run CMD...: run a command inside the cross chroot (lib.sh's
+# chroot_run: clean environment, no CAP_SYS_MODULE).
+xroot_run() { chroot_run "$XROOT" "$@"; }
 
-# xroot_lock / xroot_unlock: one user of the chroot at a time (the lock
-# also ends with the shell that took it).
-XROOT_LOCK_FD=
-xroot_lock() {
-	[[ -n $XROOT_LOCK_FD ]] && return 0
-	mkdir -p "$ASHMEM_CACHE"
-	exec {XROOT_LOCK_FD}>"$XROOT.lock"
-	flock "$XROOT_LOCK_FD"
-}
-
-xroot_unlock() {
-	[[ -n $XROOT_LOCK_FD ]] || return 0
-	exec {XROOT_LOCK_FD}>&-
-	XROOT_LOCK_FD=
-}
+# xroot_lock / xroot_unlock: one user of the chroot at a time.
+xroot_lock() { chroot_lock "$XROOT"; }
+xroot_unlock() { chroot_unlock "$XROOT"; }
 
 # xroot_missing_pkgs: the packages of XROOT_PKGS the chroot lacks.
 xroot_missing_pkgs() {
 	local p
 	for p in "${XROOT_PKGS[@]}"; do
-		[[ $(chroot "$XROOT" dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] ||
-			printf '%s\n' "$p"
+		chroot_pkg_installed "$XROOT" "$p" || printf '%s\n' "$p"
 	done
 }
 
@@ -192,7 +177,7 @@ xroot_ensure_gcc() {
 # whose name matches REGEX: the version its constraint names, or DEB's own
 # (the kernel packages of one upload share the source version).
 deb_dependency() {
-	dpkg-deb -f "$1" Depends | tr ',|' '\n\n' |
+	dpkg-deb -f "$1" Depends | sed 's/[,|]/\n/g' |
 		sed -nE "s/^ *($2)( \\((=|>=) ([^)]+)\\))? *$/\\1=\\4/p" | head -n 1 |
 		sed "s/=\$/=$(dpkg-deb -f "$1" Version)/"
 }
