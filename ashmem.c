@@ -515,35 +515,31 @@ static int ashmem_pin_pages(struct ashmem_region *region,
 	return 0;
 }
 
-static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
-			     struct ashmem_pin __user *upin)
+/*
+ * One PIN, UNPIN or GET_PIN_STATUS under the region's lock. Return: what
+ * the ioctl returns, or -EAGAIN for a PIN that must split a range and has
+ * no @spare to do it with.
+ */
+static long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
+			      const struct ashmem_pin *pin,
+			      struct ashmem_range **spare)
 {
-	struct ashmem_range *spare = NULL;
-	struct ashmem_pin pin;
 	pgoff_t start, last;
 	long ret;
 
-	if (copy_from_user(&pin, upin, sizeof(pin)))
-		return -EFAULT;
-	/* A pin may split a range and an unpin add one: allocate before locking. */
-	if (cmd != ASHMEM_GET_PIN_STATUS) {
-		spare = ashmem_range_alloc();
-		if (!spare)
-			return -ENOMEM;
-	}
-
 	mutex_lock(&region->lock);
-	ret = ashmem_pin_pages(region, &pin, &start, &last);
+	ret = ashmem_pin_pages(region, pin, &start, &last);
 	if (ret)
 		goto out;
 
 	switch (cmd) {
 	case ASHMEM_PIN:
-		ret = ashmem_range_pin(region, start, last, &spare);
-		trace_ashmem_pin(region, start, last, ret);
+		ret = ashmem_range_pin(region, start, last, spare);
+		if (ret != -EAGAIN)
+			trace_ashmem_pin(region, start, last, ret);
 		break;
 	case ASHMEM_UNPIN:
-		ashmem_range_unpin(region, start, last, &spare);
+		ashmem_range_unpin(region, start, last, spare);
 		trace_ashmem_unpin(region, start, last, ret);
 		break;
 	case ASHMEM_GET_PIN_STATUS:
@@ -553,6 +549,33 @@ static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 	}
 out:
 	mutex_unlock(&region->lock);
+	return ret;
+}
+
+static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
+			     struct ashmem_pin __user *upin)
+{
+	struct ashmem_range *spare = NULL;
+	struct ashmem_pin pin;
+	long ret;
+
+	if (copy_from_user(&pin, upin, sizeof(pin)))
+		return -EFAULT;
+	/* An unpin adds a range: allocate it before locking. */
+	if (cmd == ASHMEM_UNPIN) {
+		spare = ashmem_range_alloc();
+		if (!spare)
+			return -ENOMEM;
+	}
+
+	ret = ashmem_pin_locked(region, cmd, &pin, &spare);
+	if (ret == -EAGAIN) {
+		/* Rare: a pin inside an unpinned range. Allocate, then redo. */
+		spare = ashmem_range_alloc();
+		if (!spare)
+			return -ENOMEM;
+		ret = ashmem_pin_locked(region, cmd, &pin, &spare);
+	}
 	ashmem_range_free(spare);
 	return ret;
 }

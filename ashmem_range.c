@@ -168,20 +168,24 @@ void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
  * @region: the region, locked
  * @start: first page
  * @last: last page
- * @spare: a range from ashmem_range_alloc(); taken (set to NULL) if a range
- *	has to be split in two
+ * @spare: a range from ashmem_range_alloc() or NULL; taken (set to NULL)
+ *	if a range has to be split in two
  *
  * Return: ASHMEM_WAS_PURGED if any range overlapping the pages was purged,
- * else ASHMEM_NOT_PURGED.
+ * else ASHMEM_NOT_PURGED; -EAGAIN, with nothing changed, if a range has to
+ * be split and there is no @spare.
  */
 int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last,
 		     struct ashmem_range **spare)
 {
-	struct ashmem_range *range, *next;
+	struct ashmem_range *range = range_first_from(region, start), *next;
 	int ret = ASHMEM_NOT_PURGED;
 
-	for (range = range_first_from(region, start);
-	     range && range->start <= last; range = next) {
+	/* Ranges are disjoint: only the first can hold the pages inside it. */
+	if (range && range->start < start && range->last > last && !*spare)
+		return -EAGAIN;
+
+	for (; range && range->start <= last; range = next) {
 		next = range_of(rb_next(&range->node));
 		if (range->purged)
 			ret = ASHMEM_WAS_PURGED;
