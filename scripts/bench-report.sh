@@ -85,7 +85,7 @@ plot_data() {
 		printf '\n'
 		awk '
 			FNR == 1 { col++ }
-			$1 ~ /^pair_ranges_[0-9]+$/ {
+			$1 ~ /^pair_ranges_[0-9]+_ns$/ {
 				n = substr($1, 13) + 0
 				ns[n, col] = $2; seen[n] = 1
 			}
@@ -146,7 +146,7 @@ main() {
 		ensure_pkgs gnuplot-nox
 		plot "$out/pin-ranges.dat" "$out/pin-ranges.svg" "${#specs[@]}"
 	else
-		warn "no pair_ranges_* figures: no plot"
+		warn "no pair_ranges_*_ns figures: no plot"
 	fi
 	printf '\n%s\n' "==== benchmark (raw figures: $out) ===="
 	cat "$out/results.md"
