@@ -147,6 +147,8 @@ main() {
 	run_lintian "$changes" "$OUT/lintian.log"
 
 	msg "install check with the headers of ${kvers[*]} in the chroot"
+	# Only these kernels: older ABIs from earlier runs would be built too.
+	droot_purge_kernels "${kvers[*]}" "${kvers[*]}"
 	for k in "${kvers[@]}"; do
 		droot_install_headers "$k" >>"$OUT/install.log" 2>&1 ||
 			die "installing linux-headers-$k in the chroot failed (log: $OUT/install.log)"
