@@ -31,10 +31,10 @@ SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SCRIPTS/lib.sh"
 # shellcheck source=scripts/guest.sh
 . "$SCRIPTS/guest.sh"
+# shellcheck source=scripts/guest-amd64.sh
+. "$SCRIPTS/guest-amd64.sh"
 # shellcheck source=scripts/dkms-chroot.sh
 . "$SCRIPTS/dkms-chroot.sh"
-
-BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-900}
 DKMS_SERIES=(6.1 6.12)
 
 usage() {
@@ -46,18 +46,6 @@ usage() {
 series_label() { printf '%s\n' "$1"; }
 
 # ---------------------------------------------------------------- setup
-
-# build_tests RUN: the guests' /tests, built once (as check.sh does).
-build_tests() {
-	local run=$1 src="$1/src" log="$1/tests-build.log" inc
-	inc="$KSRC/tools/testing/selftests"
-	msg "building the tests (KSFT_INC from linux-source-6.12 $(basename "$KSRC"))"
-	if ! make -C "$src/tests" -j"$(nproc)" KSFT_INC="$inc" >"$log" 2>&1 ||
-		! make -C "$src/tests" install DESTDIR="$run/tests-root/tests" KSFT_INC="$inc" >>"$log" 2>&1; then
-		cat "$log" >&2
-		die "building the tests failed (log: $log)"
-	fi
-}
 
 # ---------------------------------------------------------------- dkms
 
@@ -204,30 +192,6 @@ dkms_phase() {
 }
 
 # ---------------------------------------------------------------- guests
-
-# Kernel command line and boot: the same as check.sh's boot_guest (see
-# there for why each option is set).
-GUEST_CMDLINE="console=ttyS0 panic=-1 log_buf_len=4M softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60"
-TCG_THREAD=single
-
-# boot_guest VMLINUZ INITRD DIR: run the guest under the guest lock; leaves
-# DIR/console.log, DIR/guest.log, and the guest's run time in GUEST_S.
-GUEST_S=0
-boot_guest() {
-	local dir=$3 rc=0 t0
-	qemu_lock
-	t0=$(now)
-	timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "tcg,thread=$TCG_THREAD" -cpu max \
-		-m 1024 -smp 2 -nographic -no-reboot -net none \
-		-serial mon:stdio -serial "file:$dir/guest.log.raw" \
-		-kernel "$1" -initrd "$2" -append "$GUEST_CMDLINE" \
-		</dev/null >"$dir/console.log.raw" 2>&1 || rc=$?
-	GUEST_S=$(elapsed "$t0")
-	qemu_unlock
-	clean_serial_log "$dir/console.log.raw" "$dir/console.log"
-	clean_serial_log "$dir/guest.log.raw" "$dir/guest.log"
-	return "$rc"
-}
 
 # modprobe_reasons DIR KO: why the guest's modprobe does not count: it
 # failed, or /init found the module somewhere else than dkms put it.
