@@ -79,7 +79,9 @@
 /* Figure 1: the size of the region created and destroyed. */
 #define LIFECYCLE_SIZE		(64 * KIB)
 /* Figure 1: blocks per side and repetition, in ABBA order. */
-#define LIFECYCLE_BLOCKS	8
+#define LIFECYCLE_BLOCKS	16
+/* Figure 4: slices of 1 and of 2 threads per repetition, in ABBA order. */
+#define SCALING_SLICES		4
 /* Figures 2 and 3: chunks per repetition, in alternating order. */
 #define IOCTL_CHUNKS		4
 /* Figure 7: the unpinned chunks and the gaps between them. */
@@ -953,23 +955,32 @@ static double run_workers(struct worker *w, int n, enum worker_op op,
 	return rate;
 }
 
-/* 1 and 2 workers doing @op, alternately first; the median rates and scaling. */
+/*
+ * 1 and 2 workers doing @op, in SCALING_SLICES slices of each per
+ * repetition, in ABBA order so that a change in the host's load cancels
+ * out; the median rates and scaling.
+ */
 static void scaling(struct worker *w, enum worker_op op, double *one_med,
 		    double *two_med, double *scale_med)
 {
 	double one[opt.reps], two[opt.reps], scale[opt.reps];
-	uint64_t duration = (uint64_t)opt.budget_ms * NSEC_PER_MSEC;
-	int rep;
+	uint64_t slice = (uint64_t)opt.budget_ms * NSEC_PER_MSEC / SCALING_SLICES;
+	int rep, k;
 
-	run_workers(w, 2, op, duration / 4);	/* warm up */
+	run_workers(w, 2, op, slice);	/* warm up */
 	for (rep = 0; rep < opt.reps; rep++) {
-		if (rep % 2 == 0) {
-			one[rep] = run_workers(w, 1, op, duration);
-			two[rep] = run_workers(w, 2, op, duration);
-		} else {
-			two[rep] = run_workers(w, 2, op, duration);
-			one[rep] = run_workers(w, 1, op, duration);
+		one[rep] = two[rep] = 0;
+		for (k = 0; k < SCALING_SLICES; k++) {
+			if (k % 2 == 0) {
+				one[rep] += run_workers(w, 1, op, slice);
+				two[rep] += run_workers(w, 2, op, slice);
+			} else {
+				two[rep] += run_workers(w, 2, op, slice);
+				one[rep] += run_workers(w, 1, op, slice);
+			}
 		}
+		one[rep] /= SCALING_SLICES;
+		two[rep] /= SCALING_SLICES;
 		scale[rep] = two[rep] / one[rep];
 	}
 	*one_med = median(one, opt.reps);
@@ -1000,8 +1011,9 @@ static void bench_threads(void)
 	scaling(w, OP_USER, &c_one, &c_two, &c_user);
 	metric(4, "threads_user_scaling", "control: userspace loop, 2 threads / 1", "x", 3,
 	       c_user, NO_TARGET);
-	note(4, "CPUs %d and %d, %u ms per measurement, each region with 1 other unpinned "
-	     "range", cpu_a, cpu_b, opt.budget_ms);
+	note(4, "CPUs %d and %d, %u ms of each per repetition in %d slices (ABBA), each "
+	     "region with 1 other unpinned range", cpu_a, cpu_b, opt.budget_ms,
+	     SCALING_SLICES);
 	note(4, "the controls share nothing: near 2 they show two CPUs really ran at once");
 	/* Two CPUs that share nothing scale by 2; anything else is the host. */
 	if (c_user < 1.8 || c_user > 2.2)
