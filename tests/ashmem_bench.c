@@ -7,7 +7,9 @@
  *  1. lifecycle: open /dev/ashmem, SET_NAME, SET_SIZE (64 KiB), mmap,
  *     write one page, munmap, close; against memfd_create, ftruncate, mmap,
  *     write, munmap, close. Blocks of both alternate (ABBA) within each
- *     repetition, so drift cancels out of the ratio.
+ *     repetition, so drift cancels out of the ratio. As a control, the
+ *     memfd cycle plus an open() and close() of /dev/null: what opening
+ *     any device node adds, which the ashmem ABI requires and memfd skips.
  *  2. ASHMEM_GET_SIZE: the floor of any ioctl of the driver.
  *  3. UNPIN+PIN of one page against 1..10000 other unpinned ranges in the
  *     same region (every other page, so they cannot merge); interleaved
@@ -723,7 +725,12 @@ static uint64_t lifecycle_ashmem(unsigned long n)
 	return now_ns() - t0;
 }
 
-static uint64_t lifecycle_memfd(unsigned long n)
+/*
+ * The memfd cycle; with @open_node, also an open() and close() of
+ * /dev/null: the floor of any API that starts by opening a device node,
+ * as Android's ashmem does and memfd does not.
+ */
+static uint64_t lifecycle_memfd(unsigned long n, bool open_node)
 {
 	uint64_t t0 = now_ns();
 	unsigned long i;
@@ -731,6 +738,11 @@ static uint64_t lifecycle_memfd(unsigned long n)
 	int fd;
 
 	for (i = 0; i < n; i++) {
+		if (open_node) {
+			fd = open("/dev/null", O_RDWR);
+			if (fd < 0 || close(fd))
+				die_errno("open and close /dev/null");
+		}
 		fd = memfd_create(lifecycle_name, 0);
 		if (fd < 0)
 			die_errno("memfd_create");
@@ -750,31 +762,34 @@ static uint64_t lifecycle_memfd(unsigned long n)
 
 static void bench_lifecycle(void)
 {
-	double ash[opt.reps], mem[opt.reps], ratio[opt.reps], est;
+	double ash[opt.reps], mem[opt.reps], ratio[opt.reps], floor[opt.reps], est;
 	unsigned long block, cycles;
-	uint64_t ta, tm;
+	uint64_t ta, tm, to;
 	int rep, b;
 
 	/* Warm up both paths, and size the blocks from what they cost. */
-	est = (lifecycle_ashmem(20) + lifecycle_memfd(20)) / 40.0;
+	est = (lifecycle_ashmem(20) + lifecycle_memfd(20, false)) / 40.0;
 	block = iters_for(est, 2.0 * opt.budget_ms / LIFECYCLE_BLOCKS, 5, 100000);
 	cycles = block * LIFECYCLE_BLOCKS;
 
 	for (rep = 0; rep < opt.reps; rep++) {
-		ta = tm = 0;
+		ta = tm = to = 0;
 		/* A B B A A B B A: drift within the repetition cancels. */
 		for (b = 0; b < LIFECYCLE_BLOCKS; b++) {
 			if (b % 2 == 0) {
 				ta += lifecycle_ashmem(block);
-				tm += lifecycle_memfd(block);
+				tm += lifecycle_memfd(block, false);
+				to += lifecycle_memfd(block, true);
 			} else {
-				tm += lifecycle_memfd(block);
+				to += lifecycle_memfd(block, true);
+				tm += lifecycle_memfd(block, false);
 				ta += lifecycle_ashmem(block);
 			}
 		}
 		ash[rep] = (double)ta / cycles;
 		mem[rep] = (double)tm / cycles;
 		ratio[rep] = (double)ta / tm;
+		floor[rep] = (double)to / tm;
 	}
 
 	metric(1, "lifecycle_ashmem_ns", "ashmem: one cycle", "ns", 1,
@@ -783,6 +798,9 @@ static void bench_lifecycle(void)
 	       median(mem, opt.reps), NO_TARGET);
 	metric(1, "lifecycle_ratio", "ashmem / memfd (median of per-rep ratios)", "x", 3,
 	       median(ratio, opt.reps), '<', 1.15);
+	metric(1, "lifecycle_open_floor_ratio",
+	       "control: memfd + open/close /dev/null / memfd (same rep)", "x", 3,
+	       median(floor, opt.reps), NO_TARGET);
 	note(1, "%lu cycles of each per repetition, in blocks of %lu, ABBA order",
 	     cycles, block);
 }
