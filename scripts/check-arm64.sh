@@ -404,9 +404,7 @@ boot_guest() {
 		-kernel "$1" -initrd "$2" -append "$GUEST_CMDLINE" \
 		</dev/null >"$dir/console.log.raw" 2>&1 || rc=$?
 	GUEST_S=$(elapsed "$t0")
-	qemu_unlock
-	clean_serial_log "$dir/console.log.raw" "$dir/console.log"
-	clean_serial_log "$dir/guest.log.raw" "$dir/guest.log"
+	guest_done "$dir"
 	return "$rc"
 }
 
@@ -498,7 +496,7 @@ prepare_host() {
 }
 
 main() {
-	local mode=tests series=() s run rc t0
+	local mode=tests series=() s run t0
 	while (($#)); do
 		case $1 in
 		--bench) mode=bench ;;
@@ -520,25 +518,7 @@ main() {
 	snapshot_sources "$run"
 	build_tests "$run"
 
-	for s in "${series[@]}"; do
-		msg "[$s] ---- start ----"
-		# set -e is ignored inside "if" and "||": run the subshell plainly.
-		set +e
-		(
-			set -e
-			run_kernel "$s" "$mode" "$run"
-		)
-		rc=$?
-		set -e
-		((rc == 0)) || warn "[$s] failed"
-	done
-	msg "total wall time $(elapsed "$t0")s"
-	rc=0
-	summarize "$run" "${series[@]}" || rc=$?
-	if [[ $mode == bench ]]; then
-		"$SCRIPTS/bench-report.sh" "$run" "${series[@]}" || rc=$?
-	fi
-	return "$rc"
+	run_all "$mode" "$run" "$t0" "${series[@]}"
 }
 
 # "exit" on the same line: bash reads scripts as it runs them, and must not

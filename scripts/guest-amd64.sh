@@ -50,8 +50,6 @@ boot_guest() {
 		-kernel "$1" -initrd "$2" -append "$GUEST_CMDLINE" \
 		</dev/null >"$dir/console.log.raw" 2>&1 || rc=$?
 	GUEST_S=$(elapsed "$t0")
-	qemu_unlock
-	clean_serial_log "$dir/console.log.raw" "$dir/console.log"
-	clean_serial_log "$dir/guest.log.raw" "$dir/guest.log"
+	guest_done "$dir"
 	return "$rc"
 }

@@ -102,6 +102,14 @@ qemu_unlock() {
 	exec {QEMU_LOCK_FD}>&-
 }
 
+# guest_done DIR: after QEMU exits: let the next guest run, then clean
+# DIR/console.log.raw and DIR/guest.log.raw into the logs the verdict reads.
+guest_done() {
+	qemu_unlock
+	clean_serial_log "$1/console.log.raw" "$1/console.log"
+	clean_serial_log "$1/guest.log.raw" "$1/guest.log"
+}
+
 # ---------------------------------------------------------------- verdicts
 
 # Kernel log lines that fail a run (extended regex, case-sensitive; "out of
@@ -255,6 +263,33 @@ result_field() {
 }
 
 # ---------------------------------------------------------------- summary
+
+# run_all MODE RUN T0 SERIES...: the caller's run_kernel SERIES MODE RUN for
+# each series, each in a subshell of its own so one kernel's failure does
+# not stop the others; then the summary and, for the benchmark, its report.
+run_all() {
+	local mode=$1 run=$2 t0=$3 s rc
+	shift 3
+	for s in "$@"; do
+		msg "[$s] ---- start ----"
+		# set -e is ignored inside "if" and "||": run the subshell plainly.
+		set +e
+		(
+			set -e
+			run_kernel "$s" "$mode" "$run"
+		)
+		rc=$?
+		set -e
+		((rc == 0)) || warn "[$s] failed"
+	done
+	msg "total wall time $(elapsed "$t0")s"
+	rc=0
+	summarize "$run" "$@" || rc=$?
+	if [[ $mode == bench ]]; then
+		"$SCRIPTS/bench-report.sh" "$run" "$@" || rc=$?
+	fi
+	return "$rc"
+}
 
 # summarize RUN SERIES...: one line per kernel and the closing count line;
 # fails when any kernel failed.
