@@ -425,7 +425,7 @@ prepare_kernel() {
 # run_kernel SERIES MODE RUN: everything for one kernel; runs in a subshell
 # with set -e, and leaves RUN/SERIES/result for the summary.
 run_kernel() {
-	local series=$1 mode=$2 run=$3 dir kver t0 t_build t_boot rc=0 status=PASS
+	local series=$1 mode=$2 run=$3 dir kver t0 t_build rc=0
 	local ko warnings nwarn root reasons=()
 	arm_cleanup
 	dir="$run/$series"
@@ -462,23 +462,9 @@ run_kernel() {
 	msg "[$series] booting $kver in qemu-system-aarch64 (TCG); logs: $dir/{guest,console}.log"
 	rc=0
 	boot_guest "$ASHMEM_CACHE/kernels/$kver/vmlinuz" "$dir/initramfs.cpio.gz" "$dir" || rc=$?
-	t_boot=$GUEST_S
-	((rc == 124 || rc == 137)) && reasons+=("guest timed out after ${BOOT_TIMEOUT}s")
-	((rc && rc != 124 && rc != 137)) && reasons+=("qemu exited with $rc")
 	grep -q "^$MARK warning: no " "$dir/guest.log" "$dir/console.log" &&
 		reasons+=("the guest had no virtio console for its output")
-
-	judge_guest "$dir" "$mode" "$kver"
-	reasons+=("${REASONS[@]}")
-	((${#reasons[@]} == 0)) || status=FAIL
-	# A kernel-level failure with no test failure still counts as one failure.
-	[[ $status == FAIL && $J_FAIL -eq 0 ]] && J_FAIL=1
-	show_guest_output "$kver" "$mode" "$status" "$dir"
-	local why="" r
-	for r in "${reasons[@]}"; do why+="${why:+; }$r"; done
-	write_result "$dir/result" "kver=$kver" "status=$status" "passed=$J_PASS" "failed=$J_FAIL" \
-		"skipped=$J_SKIP" "warnings=$nwarn" "build_s=$t_build" "boot_s=$t_boot" "why=$why"
-	[[ $status == PASS ]]
+	conclude_kernel "$dir" "$mode" "$kver" "$rc" "$nwarn" "$t_build" "${reasons[@]}"
 }
 
 # ---------------------------------------------------------------- main

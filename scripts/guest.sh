@@ -262,6 +262,28 @@ result_field() {
 	sed -n "/^$2=/{s/^$2=//p;q}" "$1"
 }
 
+# conclude_kernel DIR MODE KVER QEMU_RC WARNINGS BUILD_S [REASON...]: the
+# verdict on one kernel: the REASONs it fails for so far, QEMU's exit, and
+# what its logs show (judge_guest); shows its output, writes DIR/result for
+# the summary, and succeeds if the kernel passed.
+conclude_kernel() {
+	local dir=$1 mode=$2 kver=$3 rc=$4 nwarn=$5 t_build=$6 status=PASS why="" r
+	shift 6
+	local reasons=("$@")
+	((rc == 124 || rc == 137)) && reasons+=("guest timed out after ${BOOT_TIMEOUT}s")
+	((rc && rc != 124 && rc != 137)) && reasons+=("qemu exited with $rc")
+	judge_guest "$dir" "$mode" "$kver"
+	reasons+=("${REASONS[@]}")
+	((${#reasons[@]} == 0)) || status=FAIL
+	# A kernel-level failure with no test failure still counts as one failure.
+	[[ $status == FAIL && $J_FAIL -eq 0 ]] && J_FAIL=1
+	show_guest_output "$kver" "$mode" "$status" "$dir"
+	for r in "${reasons[@]}"; do why+="${why:+; }$r"; done
+	write_result "$dir/result" "kver=$kver" "status=$status" "passed=$J_PASS" "failed=$J_FAIL" \
+		"skipped=$J_SKIP" "warnings=$nwarn" "build_s=$t_build" "boot_s=$GUEST_S" "why=$why"
+	[[ $status == PASS ]]
+}
+
 # ---------------------------------------------------------------- summary
 
 # run_all MODE RUN T0 SERIES...: the caller's run_kernel SERIES MODE RUN for
