@@ -115,25 +115,13 @@ xroot_run() { chroot_run "$XROOT" "$@"; }
 xroot_lock() { chroot_lock "$XROOT"; }
 xroot_unlock() { chroot_unlock "$XROOT"; }
 
-# xroot_missing_pkgs: the packages of XROOT_PKGS the chroot lacks.
-xroot_missing_pkgs() {
-	local p
-	for p in "${XROOT_PKGS[@]}"; do
-		chroot_pkg_installed "$XROOT" "$p" || printf '%s\n' "$p"
-	done
-}
-
 # xroot_bootstrap: debootstrap a fresh Debian 12 chroot, atomically.
 xroot_bootstrap() {
 	local mirror new="$XROOT.new" log="$ASHMEM_CACHE/debootstrap-arm64.log" inc
 	mirror=$(host_debian_mirror)
 	inc=$(IFS=,; echo "${XROOT_PKGS[*]}")
-	rm -rf "$new"
 	msg "debootstrap bookworm with the arm64 cross toolchain into $XROOT (mirror $mirror)"
-	debootstrap --variant=minbase --include="$inc" bookworm "$new" "$mirror" >"$log" 2>&1 || {
-		tail -n 30 "$log" >&2
-		die "debootstrap of bookworm failed (log: $log)"
-	}
+	chroot_debootstrap "$new" bookworm "$mirror" "$log" --include="$inc"
 	rm -rf "$XROOT"
 	mv "$new" "$XROOT"
 }
@@ -146,7 +134,7 @@ xroot_ensure() {
 		[[ -e $XROOT ]] && warn "the chroot at $XROOT is broken; rebuilding it"
 		xroot_bootstrap
 	fi
-	missing=$(xroot_missing_pkgs)
+	missing=$(chroot_missing_pkgs "$XROOT" "${XROOT_PKGS[@]}")
 	[[ -n $missing ]] || return 0
 	msg "installing into the chroot: ${missing//$'\n'/ }"
 	cp -L /etc/resolv.conf "$XROOT/etc/resolv.conf"

@@ -68,12 +68,8 @@ droot_write_sources() {
 droot_bootstrap() {
 	local mirror new="$DROOT.new" log="$ASHMEM_CACHE/debootstrap-dkms.log"
 	mirror=$(host_debian_mirror debian)
-	rm -rf "$new"
 	msg "debootstrap bookworm into $DROOT (mirror $mirror)"
-	debootstrap --variant=minbase bookworm "$new" "$mirror" >"$log" 2>&1 || {
-		tail -n 30 "$log" >&2
-		die "debootstrap of bookworm failed (log: $log)"
-	}
+	chroot_debootstrap "$new" bookworm "$mirror" "$log"
 	droot_write_sources "$new"
 	# No service starts from a maintainer script in here.
 	printf '#!/bin/sh\nexit 101\n' >"$new/usr/sbin/policy-rc.d"
@@ -82,14 +78,6 @@ droot_bootstrap() {
 	chroot_run "$new" apt-get -q update >/dev/null
 	rm -rf "$DROOT"
 	mv "$new" "$DROOT"
-}
-
-# droot_missing_pkgs: the packages of DROOT_PKGS the chroot lacks.
-droot_missing_pkgs() {
-	local p
-	for p in "${DROOT_PKGS[@]}"; do
-		chroot_pkg_installed "$DROOT" "$p" || printf '%s\n' "$p"
-	done
 }
 
 # droot_apt_install PKG...: apt-get install in the chroot, logged to
@@ -115,7 +103,7 @@ droot_ensure() {
 		[[ -e $DROOT ]] && warn "the chroot at $DROOT is broken; rebuilding it"
 		droot_bootstrap
 	fi
-	missing=$(droot_missing_pkgs)
+	missing=$(chroot_missing_pkgs "$DROOT" "${DROOT_PKGS[@]}")
 	[[ -z $missing ]] && return 0
 	msg "installing into the chroot: ${missing//$'\n'/ }"
 	# shellcheck disable=SC2086 # one word per package

@@ -260,6 +260,27 @@ chroot_pkg_installed() {
 	[[ $(chroot "$1" dpkg-query -W -f='${Status}' "$2" 2>/dev/null) == "install ok installed" ]]
 }
 
+# chroot_missing_pkgs ROOT PKG...: the PKGs not installed in ROOT, a line each.
+chroot_missing_pkgs() {
+	local root=$1 p
+	shift
+	for p in "$@"; do
+		chroot_pkg_installed "$root" "$p" || printf '%s\n' "$p"
+	done
+}
+
+# chroot_debootstrap DIR SUITE MIRROR LOG [OPTION...]: a minimal Debian
+# SUITE in DIR, emptied first; dies with the end of LOG if debootstrap fails.
+chroot_debootstrap() {
+	local dir=$1 suite=$2 mirror=$3 log=$4
+	shift 4
+	rm -rf "$dir"
+	debootstrap --variant=minbase "$@" "$suite" "$dir" "$mirror" >"$log" 2>&1 || {
+		tail -n 30 "$log" >&2
+		die "debootstrap of $suite failed (log: $log)"
+	}
+}
+
 # ---------------------------------------------------------------- sid chroot
 
 # host_debian_mirror [ARCHIVE]: the URL of the Debian archive (default
@@ -308,18 +329,11 @@ sid_is_complete() {
 
 # sid_bootstrap: debootstrap a fresh sid chroot (about 35 s), atomically.
 sid_bootstrap() {
-	local mirror new
+	local mirror new="$SID_ROOT.new"
 	mirror=${ASHMEM_SID_MIRROR:-$(host_debian_mirror debian)}
-	new="$SID_ROOT.new"
-	rm -rf "$new"
 	msg "debootstrap sid into $SID_ROOT (mirror $mirror)"
-	debootstrap --variant=minbase \
-		--include=make,libc6-dev,linux-headers-amd64,ca-certificates \
-		sid "$new" "$mirror" >"$ASHMEM_CACHE/debootstrap.log" 2>&1 ||
-		{
-			tail -n 30 "$ASHMEM_CACHE/debootstrap.log" >&2
-			die "debootstrap of sid failed (log: $ASHMEM_CACHE/debootstrap.log)"
-		}
+	chroot_debootstrap "$new" sid "$mirror" "$ASHMEM_CACHE/debootstrap.log" \
+		--include=make,libc6-dev,linux-headers-amd64,ca-certificates
 	rm -rf "$SID_ROOT"
 	mv "$new" "$SID_ROOT"
 }
