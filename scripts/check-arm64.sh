@@ -316,6 +316,7 @@ build_tests() {
 	cp -a "$inner/out/." "$run/tests-root/tests/"
 	rm -rf "$inner"
 	[[ -x $run/tests-root/tests/run_guest.sh ]] || die "tests install put no run_guest.sh in /tests"
+	filter_tests "$run/tests-root/tests/tests.list"
 	for f in "$run"/tests-root/tests/*; do
 		case $(elf_machine "$f") in
 		'' | 183) ;;

@@ -21,6 +21,7 @@ build_tests() {
 		die "building the tests failed (log: $log)"
 	fi
 	[[ -x $run/tests-root/tests/run_guest.sh ]] || die "tests install put no run_guest.sh in /tests"
+	filter_tests "$run/tests-root/tests/tests.list"
 }
 
 # Kernel command line of the guests. The kernel console (ttyS0) prints at

@@ -47,6 +47,10 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing
 ulimit -c 0
 export HOME=/tmp TMPDIR=/tmp
+# Settings for the tests from the bench (scripts/guest.sh: GUEST_ENV).
+if [ -e /etc/ashmem-env ]; then
+	. /etc/ashmem-env
+fi
 
 mode=$(cat /etc/ashmem-bench-mode 2>/dev/null)
 echo "@@ASHMEM-BENCH kernel $(uname -r) mode=${mode:-tests}"

@@ -15,6 +15,9 @@ MARK=@@ASHMEM-BENCH
 KEEP_RUNS=${ASHMEM_KEEP_RUNS:-5}
 # busybox for the initramfs; check-arm64.sh points it at the arm64 one.
 BUSYBOX=${BUSYBOX:-}
+# NAME=value pairs the guest's /init exports to the tests (check-debug.sh:
+# ASHMEM_RELIABILITY_SECONDS).
+GUEST_ENV=()
 
 # ---------------------------------------------------------------- runs
 
@@ -50,6 +53,21 @@ snapshot_sources() {
 	copy_tree "$ASHMEM_SRC" "$1/src" ./scripts ./.ci
 }
 
+# filter_tests LIST: with ASHMEM_TESTS set (names of test binaries, e.g.
+# "ashmem_fuzz_test ashmem_test_32"), keep only those in the guest's list; a
+# name without _32 keeps its 32-bit build too.
+filter_tests() {
+	local list=$1 name keep=()
+	[[ -n ${ASHMEM_TESTS:-} ]] || return 0
+	for name in $ASHMEM_TESTS; do
+		grep -qxE -e "${name}(_32)?" "$list" || die "ASHMEM_TESTS: no test binary '$name'"
+		keep+=("$name" "${name}_32")
+	done
+	grep -xF "${keep[@]/#/-e}" "$list" >"$list.new" || true
+	mv "$list.new" "$list"
+	msg "running only: $(tr '\n' ' ' <"$list")"
+}
+
 # ---------------------------------------------------------------- guests
 
 # make_initramfs MODE KO TESTS_ROOT OUT [MODROOT]: busybox, /init, module,
@@ -64,6 +82,9 @@ make_initramfs() {
 	cp "$busybox" "$root/bin/busybox"
 	install -m 0755 "$SCRIPTS/guest-init.sh" "$root/init"
 	printf '%s\n' "$mode" >"$root/etc/ashmem-bench-mode"
+	if ((${#GUEST_ENV[@]})); then
+		printf 'export %q\n' "${GUEST_ENV[@]}" >"$root/etc/ashmem-env"
+	fi
 	if [[ -n $modroot ]]; then
 		cp -a "$modroot/." "$root/"
 		touch "$root/etc/ashmem-modprobe"

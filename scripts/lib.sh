@@ -513,12 +513,32 @@ KSRC_FILES=(
 )
 
 ksrc_ensure() {
-	local pkg=linux-source-6.12 ver dir debs deb tmp f members=()
-	ver=${ASHMEM_LINUX_SOURCE_VERSION:-$(apt_candidate "$pkg")}
-	[[ -n $ver ]] || die "no candidate for $pkg in the host's apt suites"
-	dir="$ASHMEM_CACHE/$pkg/$ver"
+	local pkg=linux-source-6.12 dir tmp f members=()
+	ksrc_deb
+	dir="$ASHMEM_CACHE/$pkg/$KSRC_VER"
 	KSRC=$dir
 	[[ -e $dir/.complete ]] && return 0
+	msg "extracting kselftest headers and checkpatch from $(basename "$KSRC_DEB")"
+	for f in "${KSRC_FILES[@]}"; do
+		members+=("linux-source-6.12/$f")
+	done
+	tmpdir_under "$ASHMEM_CACHE/$pkg"
+	tmp=$TMPD
+	ksrc_untar "$tmp" "${members[@]}"
+	touch "$tmp/.complete"
+	chmod 0755 "$tmp"
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
+}
+
+# ksrc_deb: make sure the candidate linux-source-6.12 package is in
+# $ASHMEM_CACHE/debs; sets KSRC_VER and KSRC_DEB.
+KSRC_VER=
+KSRC_DEB=
+ksrc_deb() {
+	local pkg=linux-source-6.12 ver debs deb tmp
+	ver=${ASHMEM_LINUX_SOURCE_VERSION:-$(apt_candidate "$pkg")}
+	[[ -n $ver ]] || die "no candidate for $pkg in the host's apt suites"
 	debs="$ASHMEM_CACHE/debs"
 	mkdir -p "$debs"
 	deb=$(find "$debs" -maxdepth 1 -name "${pkg}_${ver//[~:]/?}_all.deb" 2>/dev/null | head -n 1)
@@ -531,22 +551,22 @@ ksrc_ensure() {
 		[[ -n $deb ]] || die "download of $pkg=$ver failed"
 		mv "$deb" "$debs/"
 		deb="$debs/$(basename "$deb")"
+		# Keep only this version's package (150 MB each).
+		find "$debs" -maxdepth 1 -name "${pkg}_*_all.deb" ! -samefile "$deb" -delete
 	fi
-	msg "extracting kselftest headers and checkpatch from $(basename "$deb")"
-	for f in "${KSRC_FILES[@]}"; do
-		members+=("linux-source-6.12/$f")
-	done
-	tmpdir_under "$ASHMEM_CACHE/$pkg"
-	tmp=$TMPD
-	dpkg-deb --fsys-tarfile "$deb" |
+	KSRC_VER=$ver
+	KSRC_DEB=$deb
+}
+
+# ksrc_untar DEST [MEMBER...]: unpack the source tarball of $KSRC_DEB into
+# DEST, without its top directory; only MEMBERs (linux-source-6.12/...) if
+# any are named.
+ksrc_untar() {
+	local dest=$1
+	shift
+	dpkg-deb --fsys-tarfile "$KSRC_DEB" |
 		tar -xO ./usr/src/linux-source-6.12.tar.xz |
-		tar -xJ -C "$tmp" --strip-components=1 "${members[@]}"
-	touch "$tmp/.complete"
-	chmod 0755 "$tmp"
-	rm -rf "$dir"
-	mv "$tmp" "$dir"
-	# Keep only this version's package (150 MB each); the extracts are small.
-	find "$debs" -maxdepth 1 -name "${pkg}_*_all.deb" ! -samefile "$deb" -delete
+		tar -xJ -C "$dest" --strip-components=1 "$@"
 }
 
 # ---------------------------------------------------------------- sources

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../uapi/linux/ashmem.h"
@@ -37,6 +38,35 @@
 static inline size_t page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * How long each long-running reliability test (oracle, fuzz, fault) runs:
+ * ASHMEM_RELIABILITY_SECONDS, or a few seconds so that make check stays
+ * quick. make check-debug sets a minute.
+ */
+#define RELIABILITY_DEFAULT_SECONDS	3
+#define RELIABILITY_MAX_SECONDS		3600
+/* The harness's timeout for those tests: their run time plus slack. */
+#define RELIABILITY_TIMEOUT		(RELIABILITY_MAX_SECONDS + 600)
+
+static inline unsigned int reliability_seconds(void)
+{
+	const char *s = getenv("ASHMEM_RELIABILITY_SECONDS");
+	long v = s ? strtol(s, NULL, 10) : 0;
+
+	if (v <= 0)
+		return RELIABILITY_DEFAULT_SECONDS;
+	return v > RELIABILITY_MAX_SECONDS ? RELIABILITY_MAX_SECONDS : v;
+}
+
+/* CLOCK_MONOTONIC in seconds, for run-time bounds (never for verdicts). */
+static inline double monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*
