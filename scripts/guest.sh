@@ -15,9 +15,12 @@ MARK=@@ASHMEM-BENCH
 KEEP_RUNS=${ASHMEM_KEEP_RUNS:-5}
 # busybox for the initramfs; check-arm64.sh points it at the arm64 one.
 BUSYBOX=${BUSYBOX:-}
-# NAME=value pairs the guest's /init exports to the tests (check-debug.sh:
-# ASHMEM_RELIABILITY_SECONDS).
+# NAME=value pairs the guest's /init exports to the tests: how long the
+# reliability tests run, when the caller says (check-debug.sh does).
 GUEST_ENV=()
+if [[ -n ${ASHMEM_RELIABILITY_SECONDS:-} ]]; then
+	GUEST_ENV+=("ASHMEM_RELIABILITY_SECONDS=$ASHMEM_RELIABILITY_SECONDS")
+fi
 
 # ---------------------------------------------------------------- runs
 
