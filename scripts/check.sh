@@ -4,11 +4,15 @@
 # Build ashmem_linux.ko against real Debian kernels, boot each kernel in QEMU
 # (TCG) from a busybox initramfs, load the module there and run the tests.
 #
-#   scripts/check.sh [--demo | --bench] [SERIES...]
+#   scripts/check.sh [--demo | --bench | --debug] [SERIES...]
 #
 # SERIES is any of 6.1 6.12 7.2 (default: all; with --demo: 6.12). --bench
 # runs the benchmark instead of the tests; scripts/bench-report.sh then
-# writes the tables and the plot (ASHMEM_BENCH_OUT: also copy them there). 6.1 and
+# writes the tables and the plot (ASHMEM_BENCH_OUT: also copy them there).
+# --debug runs the tests on the debug kernel instead (make check-debug, see
+# scripts/debug-kernel.sh): KASAN, lockdep, kmemleak, UBSAN and fault
+# injection, with the reliability tests running a minute each
+# (ASHMEM_RELIABILITY_SECONDS), and a kmemleak scan at the end. 6.1 and
 # 6.12 are the newest matching ABIs in the host's Debian 12 suites; 7.2 is
 # whatever Debian sid's linux-headers-amd64 pulls, built with its own gcc in
 # a sid chroot. Override with KVER_6_1=..., KVER_6_12=..., KVER_7_2=....
@@ -18,6 +22,7 @@
 #   ASHMEM_BOOT_TIMEOUT  seconds one guest may run (default 900)
 #   ASHMEM_KEEP_RUNS     run directories kept under $ASHMEM_CACHE/runs (5)
 #   ASHMEM_VERBOSE=1     print the whole guest output of passing kernels too
+#   ASHMEM_TESTS         run only these test binaries (e.g. "ashmem_fuzz_test")
 
 set -euo pipefail
 
@@ -28,6 +33,8 @@ SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SCRIPTS/guest.sh"
 # shellcheck source=scripts/guest-amd64.sh
 . "$SCRIPTS/guest-amd64.sh"
+# shellcheck source=scripts/debug-kernel.sh
+. "$SCRIPTS/debug-kernel.sh"
 
 usage() {
 	sed -n '4,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
@@ -38,9 +45,12 @@ usage() {
 
 # ---------------------------------------------------------------- per kernel
 
-# build_module_host KVER DIR LOG: W=1 build with the host toolchain.
+# build_module_host KVER DIR LOG: W=1 build with the host toolchain, against
+# Debian's headers or the debug kernel's tree.
 build_module_host() {
-	make -C "/usr/src/linux-headers-$1" M="$2" W=1 -j"$(nproc)" modules >"$3" 2>&1
+	local kdir="/usr/src/linux-headers-$1"
+	[[ $1 != "$DEBUG_KVER" ]] || kdir=$DEBUG_TREE
+	make -C "$kdir" M="$2" W=1 -j"$(nproc)" modules >"$3" 2>&1
 }
 
 # build_module_sid KVER DIR LOG: W=1 build inside the sid chroot, with /proc.
@@ -81,6 +91,10 @@ check_module() {
 KVER=
 resolve_and_fetch() {
 	local series=$1 kver
+	if [[ $series == "$DEBUG_SERIES" ]]; then
+		debug_kernel_install
+		return
+	fi
 	if [[ $series != "$SID_SERIES" ]]; then
 		kver=$(resolve_kver "$series")
 		ensure_host_kernel_build "$kver"
@@ -168,6 +182,10 @@ main() {
 		--bench)
 			mode=bench
 			TCG_THREAD=multi
+			;;
+		--debug)
+			series=("$DEBUG_SERIES")
+			debug_guest_settings
 			;;
 		-h | --help) usage 0 ;;
 		-*) usage 2 >&2 ;;

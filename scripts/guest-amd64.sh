@@ -8,6 +8,8 @@
 # -m32), and one qemu-system-x86_64 boot.
 
 BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-900}
+# Guest memory in MiB (the debug kernel's guest takes more).
+GUEST_MEM=1024
 
 # build_tests RUN: build the (kernel-independent) tests once and install them
 # into RUN/tests-root, the /tests of every guest.
@@ -46,7 +48,7 @@ boot_guest() {
 	qemu_lock
 	t0=$(now)
 	timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "tcg,thread=$TCG_THREAD" -cpu max \
-		-m 1024 -smp 2 -nographic -no-reboot -net none \
+		-m "$GUEST_MEM" -smp 2 -nographic -no-reboot -net none \
 		-serial mon:stdio -serial "file:$dir/guest.log.raw" \
 		-kernel "$1" -initrd "$2" -append "$GUEST_CMDLINE" \
 		</dev/null >"$dir/console.log.raw" 2>&1 || rc=$?

@@ -138,7 +138,7 @@ guest_done() {
 
 # Kernel log lines that fail a run (extended regex, case-sensitive; "out of
 # memory" is matched separately, case-insensitively).
-DMESG_BAD='BUG:|WARNING:|Oops|general protection|Call Trace|Internal error|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|kernel BUG|refcount_t:|list_add corruption|list_del corruption|page allocation failure|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO:|detected stalls|unreferenced object|BUG [^ ]+ [(].*[)]: '
+DMESG_BAD='BUG:|WARNING:|Oops|general protection|Call Trace|Internal error|KASAN|UBSAN|possible circular locking|possible recursive locking|blocked for more than|kernel BUG|refcount_t:|list_add corruption|list_del corruption|page allocation failure|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO:|detected stalls|unreferenced object|suspected memory leak|BUG [^ ]+ [(].*[)]: '
 DMESG_OOM='out of memory'
 
 # section LOG NAME: the lines between "$MARK NAME begin" and "$MARK NAME end".
@@ -214,7 +214,7 @@ kernel_log() {
 # judge_guest DIR MODE KVER: read the guest's logs; sets J_PASS, J_FAIL,
 # J_SKIP and REASONS (why the kernel fails; empty if it passes).
 judge_guest() {
-	local dir=$1 mode=$2 kver=$3 log="$1/guest.log" insmod runrc problems tn tnz
+	local dir=$1 mode=$2 kver=$3 log="$1/guest.log" insmod runrc problems tn tnz leaks
 	REASONS=()
 	insmod=$(marker_value "$log" "insmod rc")
 	[[ $insmod == 0 ]] || REASONS+=("insmod failed (rc=${insmod:-none})")
@@ -236,6 +236,12 @@ judge_guest() {
 			REASONS+=("run_guest.sh exited $runrc although every binary passed")
 	fi
 	((J_FAIL == 0)) || REASONS+=("$J_FAIL test failure(s)")
+
+	leaks=$(section "$log" kmemleak | grep -c '^unreferenced object' || true)
+	if ((leaks)); then
+		REASONS+=("kmemleak reports $leaks leak(s)")
+		section "$log" kmemleak | head -n 60 | sed "s/^/[$kver] kmemleak: /" >&2
+	fi
 
 	problems=$(kernel_log "$dir" | dmesg_problems)
 	if [[ -n $problems ]]; then

@@ -1,47 +1,20 @@
-#!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+# Variables set here are used by the scripts that source this file (SC2034).
+# shellcheck disable=SC2034
 #
-# The reliability run: build a debug guest kernel from Debian's
-# linux-source-6.12 (KASAN, lockdep, kmemleak, UBSAN, fault injection; see
-# scripts/debug-kernel.config), build ashmem_linux.ko against it, boot it in
-# QEMU (TCG) and run every kselftest plus the long reliability tests: the
-# data-oracle stress test, fault injection and the fuzzer, each for
-# ASHMEM_RELIABILITY_SECONDS (default 60), then a kmemleak scan. Any test
-# failure, kernel report (KASAN, lockdep, UBSAN, WARNING, BUG, hung task) or
-# kmemleak finding fails the run.
-#
-#   scripts/check-debug.sh [--kernel-only]
-#
-# --kernel-only builds (or finds in the cache) the debug kernel and stops.
-# The kernel is cached under $ASHMEM_CACHE/debug-kernel/, keyed by the
-# linux-source version and the config fragment: about 16 minutes on 2 cores
-# the first time, nothing afterwards.
-#
-#   ASHMEM_RELIABILITY_SECONDS  run time of each long test (default 60)
-#   ASHMEM_TESTS                run only these test binaries (space-separated)
-#   ASHMEM_BOOT_TIMEOUT         seconds the guest may run (default 3600)
-
-set -euo pipefail
-
-SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=scripts/lib.sh
-. "$SCRIPTS/lib.sh"
-# shellcheck source=scripts/guest.sh
-. "$SCRIPTS/guest.sh"
-ASHMEM_BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-3600}
-# shellcheck source=scripts/guest-amd64.sh
-. "$SCRIPTS/guest-amd64.sh"
+# The debug guest kernel of make check-debug, sourced by check.sh after
+# lib.sh: Debian's linux-source-6.12 configured as x86_64_defconfig +
+# kvm_guest.config + scripts/debug-kernel.config (KASAN, lockdep, kmemleak,
+# UBSAN, fault injection), built once and cached under
+# $ASHMEM_CACHE/debug-kernel/<source version>-<fragment hash>/: about 16
+# minutes on 2 cores the first time, nothing afterwards.
 
 DEBUG_FRAGMENT="$SCRIPTS/debug-kernel.config"
+# The series name make check-debug runs under.
 DEBUG_SERIES=debug
 # What building a kernel needs beyond the bench's own tools.
 KBUILD_PKGS=(bc bison flex libelf-dev libssl-dev)
-RELIABILITY_SECONDS=${ASHMEM_RELIABILITY_SECONDS:-60}
-
-usage() {
-	sed -n '4,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-	exit "${1:-0}"
-}
 
 # ---------------------------------------------------------------- the kernel
 
@@ -117,26 +90,27 @@ debug_kernel_ensure() {
 	DEBUG_KVER=$(cat "$dir/include/config/kernel.release")
 }
 
-# ---------------------------------------------------------------- main
-
-main() {
-	local kernel_only=0
-	while (($#)); do
-		case $1 in
-		--kernel-only) kernel_only=1 ;;
-		-h | --help) usage 0 ;;
-		*) usage 2 >&2 ;;
-		esac
-		shift
-	done
-	require_root
-	arm_cleanup
-	ensure_host_tools
+# debug_kernel_install: make sure the debug kernel is built and its image
+# sits in the kernel cache like Debian's ($ASHMEM_CACHE/kernels/<kver>/);
+# sets KVER to its release.
+debug_kernel_install() {
+	local dest
 	debug_kernel_ensure
-	msg "debug kernel $DEBUG_KVER in $DEBUG_TREE"
-	((kernel_only == 0)) || return 0
+	dest="$ASHMEM_CACHE/kernels/$DEBUG_KVER"
+	mkdir -p "$dest"
+	if ! cmp -s "$DEBUG_TREE/arch/x86/boot/bzImage" "$dest/vmlinuz"; then
+		cp "$DEBUG_TREE/arch/x86/boot/bzImage" "$dest/vmlinuz"
+	fi
+	printf 'linux-source-6.12 %s + %s\n' "$KSRC_VER" "$(basename "$DEBUG_TREE")" >"$dest/source"
+	KVER=$DEBUG_KVER
 }
 
-# "exit" on the same line: bash reads scripts as it runs them, and must not
-# read on into a file that was edited meanwhile.
-main "$@"; exit
+# debug_guest_settings: how check.sh --debug runs its guest: the
+# reliability tests a minute each, room for KASAN's shadow memory and for
+# a kernel that runs several times slower than Debian's.
+debug_guest_settings() {
+	ASHMEM_RELIABILITY_SECONDS=${ASHMEM_RELIABILITY_SECONDS:-60}
+	GUEST_ENV=("ASHMEM_RELIABILITY_SECONDS=$ASHMEM_RELIABILITY_SECONDS")
+	GUEST_MEM=2048
+	BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-3600}
+}
