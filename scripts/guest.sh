@@ -281,6 +281,9 @@ show_guest_output() {
 		printf '%s\n' "---- [$kver] end of guest output ----"
 	fi
 	[[ $mode == tests ]] || return 0
+	# What the reliability tests counted (ops, checks, faults injected...).
+	section "$dir/guest.log" run | sed -n 's/^# ashmem-figures: //p' >"$dir/figures"
+	sed "s/^/[$kver] figures: /" "$dir/figures"
 	sed -n 's/^bin //p' "$dir/tally" | while read -r name p f s rc note; do
 		printf '[%s] %-28s pass %3d  fail %3d  skip %3d  exit %d %s\n' \
 			"$kver" "$name" "$p" "$f" "$s" "$rc" "$note"
