@@ -10,6 +10,7 @@
  * other tests; every test leaves the module loaded.
  */
 #define _GNU_SOURCE
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include "kselftest_harness.h"
@@ -17,6 +18,14 @@
 
 #define MODULE_NAME	"ashmem_linux"
 #define MODULE_SYSFS	"/sys/module/" MODULE_NAME
+
+#define KMEMLEAK	"/sys/kernel/debug/kmemleak"
+
+/* Unload and load cycles of the lifecycle tests, and regions per cycle. */
+#define CYCLES			100
+#define REGIONS_PER_CYCLE	4
+/* 100 cycles take about a second each on a debug kernel under TCG. */
+#define CYCLES_TIMEOUT		600
 
 static bool module_loaded(void)
 {
@@ -199,6 +208,247 @@ TEST_F(module, unload_removes_the_device_and_load_brings_it_back)
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
 	ASSERT_EQ((mode_t)0666, st.st_mode & 07777);
 	assert_region_works(_metadata);
+}
+
+/* ---------------------------------------------- a region in another process */
+
+/* Receive one fd over @sock, or -1. */
+static int recv_fd(int sock)
+{
+	char data, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
+	return fd;
+}
+
+static int send_fd(int sock, int fd)
+{
+	char data = 'F', cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(fd));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+/*
+ * The holder: receives a region, says so with one byte, and keeps it until
+ * the socket has something more to say (or closes).
+ */
+static void region_holder(int sock)
+{
+	char c = 'R';
+	int fd = recv_fd(sock);
+
+	if (fd < 0 || write(sock, &c, 1) != 1)
+		_exit(1);
+	if (read(sock, &c, 1) < 0)
+		_exit(1);
+	close(fd);
+	_exit(0);
+}
+
+/*
+ * A region passed over SCM_RIGHTS to a process forked before it existed:
+ * once the sender closes its own fd, only the other process keeps the
+ * module in use, and unloading must still be refused.
+ */
+TEST_F(module, unload_refused_while_another_process_holds_a_passed_region)
+{
+	size_t page = page_size();
+	int sv[2], fd, status;
+	char c = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(sv[0]);
+		region_holder(sv[1]);
+	}
+	close(sv[1]);
+	fd = ashmem_assert_create(_metadata, "passed", page);
+	munmap(ashmem_assert_mmap(_metadata, fd, page, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, 0), page);
+	ASSERT_EQ(0, send_fd(sv[0], fd));
+	close(fd);
+	ASSERT_EQ(1, read(sv[0], &c, 1));
+	ASSERT_EQ('R', c);
+
+	assert_unload_refused(_metadata, "another process holds a passed region");
+
+	close(sv[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_unload(_metadata);
+}
+
+/* ------------------------------------------------------------ the cycles */
+
+/*
+ * One cycle's regions, each a different life: mapped, written and
+ * unpinned; unpinned and purged; sized but never mapped; only opened.
+ * Everything is closed and unmapped before it returns.
+ */
+static void regions_of_a_cycle(struct __test_metadata *_metadata,
+			       unsigned int cycle)
+{
+	size_t page = page_size(), size = 4 * page;
+	uint8_t *a, *b;
+	int fa, fb, fc, fd;
+
+	fa = ashmem_assert_create(_metadata, "cycle-unpinned", size);
+	a = ashmem_assert_mmap(_metadata, fa, size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, 0);
+	fill_pattern(a, 0, size, cycle);
+	ashmem_assert_unpin(_metadata, fa, page, 2 * page);
+
+	fb = ashmem_assert_create(_metadata, "cycle-purged", size);
+	b = ashmem_assert_mmap(_metadata, fb, size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, 0);
+	fill_pattern(b, 0, size, cycle + 1);
+	ashmem_assert_unpin(_metadata, fb, 0, 0);
+	ashmem_assert_purge_all(_metadata, fb);
+	ashmem_assert_pin(_metadata, fb, 0, 0, ASHMEM_WAS_PURGED);
+	ashmem_assert_unpin(_metadata, fb, 0, page);
+
+	fc = ashmem_assert_create(_metadata, "cycle-never-mapped", size);
+	fd = ashmem_assert_open(_metadata);
+
+	assert_pattern(_metadata, a, 0, page, cycle,
+		       "a pinned page must keep its data");
+	munmap(a, size);
+	munmap(b, size);
+	close(fd);
+	close(fc);
+	close(fb);
+	close(fa);
+}
+
+/* Unload, check the device is gone, load again, check it is back. */
+static void unload_and_load(struct __test_metadata *_metadata,
+			    const char *path, unsigned int cycle)
+{
+	struct stat st;
+	int err;
+
+	ASSERT_EQ(0, delete_module(MODULE_NAME, O_NONBLOCK)) {
+		TH_LOG("cycle %u: %s must unload once its regions are closed: %s",
+		       cycle, MODULE_NAME, errname(errno));
+	}
+	ASSERT_NE(0, stat(ASHMEM_DEV, &st)) {
+		TH_LOG("cycle %u: %s must go away with the module", cycle,
+		       ASHMEM_DEV);
+	}
+	err = load_module(path);
+	ASSERT_EQ(0, err) {
+		TH_LOG("cycle %u: finit_module(%s) failed with %s", cycle, path,
+		       errname(err));
+	}
+	ASSERT_EQ(0, stat(ASHMEM_DEV, &st)) {
+		TH_LOG("cycle %u: devtmpfs must create %s again on load", cycle,
+		       ASHMEM_DEV);
+	}
+}
+
+/* CYCLES of regions then unload and load; returns the regions made. */
+static unsigned int run_cycles(struct __test_metadata *_metadata,
+			       const char *path)
+{
+	unsigned int cycle;
+
+	for (cycle = 0; cycle < CYCLES; cycle++) {
+		regions_of_a_cycle(_metadata, cycle);
+		unload_and_load(_metadata, path, cycle);
+	}
+	return CYCLES * REGIONS_PER_CYCLE;
+}
+
+/*
+ * No region, whatever its life, may leave a reference behind: the module
+ * unloads after each cycle of them, and comes back working.
+ */
+TEST_F_TIMEOUT(module, unload_and_load_cycles_with_regions, CYCLES_TIMEOUT)
+{
+	unsigned int regions = run_cycles(_metadata, self->path);
+
+	assert_region_works(_metadata);
+	ksft_print_msg("ashmem-figures: lifecycle bits=%zu cycles=%u regions=%u\n",
+		       8 * sizeof(long), CYCLES, regions);
+}
+
+/* ----------------------------------------------------------------- kmemleak */
+
+static int kmemleak_command(const char *cmd)
+{
+	int fd = open(KMEMLEAK, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+		ret = errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * kmemleak reports an object only once it is older than its minimum age
+ * (5 s) and unreferenced in a scan after one that saw the same contents.
+ */
+#define KMEMLEAK_MIN_AGE	6
+
+static void kmemleak_scan_twice(struct __test_metadata *_metadata)
+{
+	sleep(KMEMLEAK_MIN_AGE);
+	ASSERT_EQ(0, kmemleak_command("scan"));
+	sleep(1);
+	ASSERT_EQ(0, kmemleak_command("scan"));
+}
+
+/*
+ * The cycles leak nothing: with kmemleak's earlier reports cleared, the
+ * two scans after them find no unreferenced object. A leak of the module's
+ * may show its backtrace as bare addresses: the module has gone since.
+ */
+TEST_F_TIMEOUT(module, kmemleak_clean_after_unload_and_load_cycles,
+	       CYCLES_TIMEOUT)
+{
+	static char report[1 << 16];
+	ssize_t len;
+
+	if (access(KMEMLEAK, W_OK))
+		SKIP(return, "no %s (a kernel without CONFIG_DEBUG_KMEMLEAK)",
+		     KMEMLEAK);
+	ASSERT_EQ(0, kmemleak_command("scan"));
+	ASSERT_EQ(0, kmemleak_command("clear"));
+	run_cycles(_metadata, self->path);
+	kmemleak_scan_twice(_metadata);
+	len = read_text_file(KMEMLEAK, report, sizeof(report));
+	ASSERT_LE(0, len);
+	EXPECT_EQ(0, len) {
+		TH_LOG("kmemleak after %u unload and load cycles:\n%s", CYCLES,
+		       report);
+	}
 }
 
 TEST_HARNESS_MAIN
