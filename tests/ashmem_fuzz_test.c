@@ -1293,8 +1293,9 @@ static const char *name_torn(const char *buf)
 
 	if (buf[ASHMEM_NAME_LEN - 1] != '\0')
 		return "not NUL-terminated at byte 255";
-	if (buf[0] != 'A' && buf[0] != 'B')
-		return "neither name";
+	for (i = 0; i < ASHMEM_NAME_LEN - 1; i++)
+		if (buf[i] != 'A' && buf[i] != 'B')
+			return "a byte of neither name (freed or stale memory?)";
 	for (i = 1; i < ASHMEM_NAME_LEN - 1; i++)
 		if (buf[i] != buf[0])
 			return "a mix of both names";
