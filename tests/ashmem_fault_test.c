@@ -1130,26 +1130,14 @@ static bool kmemleak_cmd(const char *cmd)
 	return write_text(KMEMLEAK, cmd);
 }
 
-/* Objects kmemleak already reported, left by earlier tests: not ours. */
-#define KNOWN_LEAKS		256
-
-struct kmemleak_state {
-	bool present;
-	unsigned long long known[KNOWN_LEAKS];
-	int nknown;
-};
-
-#define LEAK_HEAD		"unreferenced object 0x"
+#define LEAK_HEAD		"unreferenced object "
 
 static char leak_report[65536];
 
-/* The next report block in @p, or NULL; sets @addr to its object. */
-static char *leak_next(char *p, unsigned long long *addr)
+/* The next report block at or after @p, or NULL. */
+static char *leak_next(char *p)
 {
-	p = strstr(p, LEAK_HEAD);
-	if (p)
-		*addr = strtoull(p + strlen(LEAK_HEAD), NULL, 16);
-	return p;
+	return strstr(p, LEAK_HEAD);
 }
 
 /* The task that allocated the object of report block @p, or -1. */
@@ -1158,34 +1146,6 @@ static int leak_pid(const char *p)
 	const char *pid = strstr(p, ", pid ");
 
 	return pid ? atoi(pid + strlen(", pid ")) : -1;
-}
-
-static bool leak_known(const struct kmemleak_state *km, unsigned long long addr)
-{
-	int i;
-
-	for (i = 0; i < km->nknown; i++)
-		if (km->known[i] == addr)
-			return true;
-	return false;
-}
-
-/*
- * Remember what kmemleak reports before the test, without clearing it:
- * the run's own check after all tests must still see earlier leaks.
- */
-static void kmemleak_start(struct kmemleak_state *km)
-{
-	unsigned long long addr;
-	char *p = leak_report;
-
-	km->present = !access(KMEMLEAK, W_OK) && kmemleak_cmd("scan") &&
-		      read_text_file(KMEMLEAK, leak_report, sizeof(leak_report)) >= 0;
-	while (km->present && (p = leak_next(p, &addr))) {
-		if (km->nknown < KNOWN_LEAKS)
-			km->known[km->nknown++] = addr;
-		p++;
-	}
 }
 
 /* One report block, [@p, @end), a "# " line for each of its lines. */
@@ -1205,23 +1165,20 @@ static void leak_print(const char *p, const char *end)
  * kmemleak reports an object unreferenced and unchanged through two scans
  * and older than 5 s: scan, wait, scan, so the last calls' leaks show.
  * Only objects this process allocated count: an earlier test's last leaks
- * may only show now, and the run's own kmemleak check reports those.
+ * may only show now, and the run's own kmemleak check reports those. The
+ * report is read, never cleared, so that check still sees everything.
  */
-static void kmemleak_check(struct __test_metadata *_metadata,
-			   const struct kmemleak_state *km)
+static void kmemleak_check(struct __test_metadata *_metadata)
 {
-	unsigned long long addr, next_addr;
-	char *p, *next;
 	int leaks = 0, others = 0;
+	char *p, *next;
 
 	ASSERT_TRUE(kmemleak_cmd("scan"));
 	sleep(6);
 	ASSERT_TRUE(kmemleak_cmd("scan"));
 	ASSERT_LE(0, read_text_file(KMEMLEAK, leak_report, sizeof(leak_report)));
-	for (p = leak_next(leak_report, &addr); p; p = next, addr = next_addr) {
-		next = leak_next(p + 1, &next_addr);
-		if (leak_known(km, addr))
-			continue;
+	for (p = leak_next(leak_report); p; p = next) {
+		next = leak_next(p + 1);
 		if (leak_pid(p) != getpid()) {
 			others++;
 			continue;
@@ -1230,7 +1187,7 @@ static void kmemleak_check(struct __test_metadata *_metadata,
 		leak_print(p, next ? next : p + strlen(p));
 	}
 	if (others)
-		ksft_print_msg("kmemleak: %d new leak(s) of other tasks, left to the run's check\n",
+		ksft_print_msg("kmemleak: %d leak(s) of other tasks, left to the run's check\n",
 			       others);
 	ASSERT_EQ(0, leaks) {
 		TH_LOG("kmemleak must find no leak after the fault paths (%d found)",
@@ -1252,7 +1209,7 @@ FIXTURE(fault) {
 	struct injector inj;
 	struct figures fig;
 	double start;
-	struct kmemleak_state kmemleak;
+	bool kmemleak;
 };
 
 static void fault_setup_fail(struct __test_metadata *_metadata,
@@ -1299,12 +1256,11 @@ FIXTURE_SETUP(fault)
 	if (!inj->present[FAULT_USERCOPY])
 		ksft_print_msg("no %s: user copies will not fail\n",
 			       fault_dir[FAULT_USERCOPY]);
-	kmemleak_start(&self->kmemleak);
-	if (!self->kmemleak.present)
+	self->kmemleak = !access(KMEMLEAK, W_OK);
+	if (!self->kmemleak)
 		ksft_print_msg("no kmemleak: leaks on the fault paths go unchecked\n");
 	rng_state = (uint64_t)time(NULL) * 2654435761u + getpid();
 	ksft_print_msg("random seed %llu\n", (unsigned long long)rng_state);
-	/* The run time starts after kmemleak's first scan, which is slow. */
 	self->start = monotonic_seconds();
 }
 
@@ -1464,8 +1420,8 @@ TEST_F_TIMEOUT(fault, calls_fail_cleanly_and_leak_nothing, RELIABILITY_TIMEOUT)
 		       sizeof(long) * 8, monotonic_seconds() - self->start,
 		       self->fig.ops, injected, self->fig.enomem, self->fig.efault,
 		       self->fig.sites);
-	if (self->kmemleak.present)
-		kmemleak_check(_metadata, &self->kmemleak);
+	if (self->kmemleak)
+		kmemleak_check(_metadata);
 }
 
 TEST_HARNESS_MAIN
