@@ -1416,6 +1416,10 @@ TEST_F_TIMEOUT(fault, calls_fail_cleanly_and_leak_nothing, RELIABILITY_TIMEOUT)
 	random_phase(_metadata, self, until);
 
 	injected = faults_total(&self->inj) - (long)self->inj.housekeeping;
+	ksft_print_msg("faults: slab %ld, page %ld, usercopy %ld; %lu hit the test's own writes\n",
+		       faults_of_kind(&self->inj, FAULT_SLAB),
+		       faults_of_kind(&self->inj, FAULT_PAGE),
+		       faults_of_kind(&self->inj, FAULT_USERCOPY), self->inj.housekeeping);
 	ksft_print_msg("ashmem-figures: fault bits=%zu seconds=%.0f ops=%lu faults_injected=%ld enomem=%lu efault=%lu sites=%lu\n",
 		       sizeof(long) * 8, monotonic_seconds() - self->start,
 		       self->fig.ops, injected, self->fig.enomem, self->fig.efault,
