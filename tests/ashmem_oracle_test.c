@@ -1146,6 +1146,11 @@ static void run_oracle(struct __test_metadata *_metadata,
 		TH_LOG("data was lost: see the VIOLATION lines above");
 	}
 	ASSERT_EQ(0, sum.errors);
+	if (self->run.cg)
+		ASSERT_LT(0, self->run.sh->hog_high_events) {
+			TH_LOG("the hog never pushed %s over memory.high: no reclaim, nothing tested",
+			       self->run.cg);
+		}
 	ASSERT_LT(0, sum.pins_was_purged) {
 		TH_LOG("no PIN ever returned WAS_PURGED: nothing was purged while unpinned, so the oracle checked no purge");
 	}
