@@ -1190,8 +1190,8 @@ TEST_F_TIMEOUT(fuzz, random_operations_keep_the_abi, RELIABILITY_TIMEOUT)
 	for (i = 0; i < FUZZ_CHILDREN; i++)
 		fuzz_sum(&sum, &self->counts[i]);
 	ksft_print_msg("ashmem-figures: fuzz bits=%zu seconds=%u calls=%lu "
-		       "ok=%lu errors=%lu unexpected=%lu\n", 8 * sizeof(long), seconds, sum.calls, sum.ok, sum.errors,
-		       sum.unexpected);
+		       "ok=%lu errors=%lu unexpected=%lu\n", 8 * sizeof(long),
+		       seconds, sum.calls, sum.ok, sum.errors, sum.unexpected);
 	EXPECT_EQ(0, sum.unexpected) {
 		TH_LOG("every call must succeed or fail with its documented errno");
 	}
@@ -1568,6 +1568,20 @@ static void churn_queue(struct churn *c, void *p)
 		munmap(p, CHURN_PAGES * c->r.page);
 }
 
+/* After PIN said NOT_PURGED, the range must still hold what was written. */
+static void churn_check(struct race *r, const char *p, size_t len,
+			const struct ashmem_pin *pin, char seed)
+{
+	size_t end = pin->len ? pin->offset + pin->len : len, i;
+
+	for (i = pin->offset; i < end; i++)
+		if (p[i] != seed) {
+			race_fail(r, "PIN said NOT_PURGED, but byte %zu is %#x, not %#x",
+				  i, (uint8_t)p[i], (uint8_t)seed);
+			return;
+		}
+}
+
 /* Map a fresh region, dirty it, unpin part, maybe pin it back, close. */
 static void churn_one(struct churn *c, unsigned int seed)
 {
@@ -1594,6 +1608,8 @@ static void churn_one(struct churn *c, unsigned int seed)
 		ret = ioctl(fd, ASHMEM_PIN, &pin);
 		if (ret != ASHMEM_NOT_PURGED && ret != ASHMEM_WAS_PURGED)
 			race_fail(r, "PIN returned %ld (%s)", ret, errname(errno));
+		if (ret == ASHMEM_NOT_PURGED)
+			churn_check(r, p, len, &pin, (char)seed);
 	}
 	churn_queue(c, p);
 out:
