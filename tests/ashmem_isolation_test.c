@@ -228,53 +228,6 @@ TEST(purge_by_userns_root_on_its_own_region_eperm)
 
 /* ===================================================== kernel addresses */
 
-/* How long a run of hex digits at @s is (at most @max). */
-static size_t hex_run(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	while (n < max && isxdigit((unsigned char)s[n]))
-		n++;
-	return n;
-}
-
-/*
- * The lowest kernel address of any 64-bit kernel we run on: x86_64 with
- * 5-level paging (LA57, which QEMU's TCG offers) puts the direct map at
- * 0xff11..., below the 4-level 0xffff8...; arm64 with 52-bit VAs starts at
- * 0xfff0.... Matching only "ffff" would miss every LA57 pointer.
- */
-#define KERNEL_SPACE_START	0xff00000000000000ULL
-
-/*
- * Where @text shows something shaped like a raw kernel pointer: 16 hex
- * digits starting with ff (%px, %lx), 0x and 12 or more hex digits, or a
- * decimal number in kernel space (%lu of a pointer). A hashed %p (32 bits,
- * printed as 00000000 and 8 hex digits) passes: it is what the kernel
- * offers instead of the address. NULL when there is none.
- */
-static const char *kernel_address_in(const char *text)
-{
-	const char *s;
-	unsigned long long v;
-
-	for (s = text; *s; s++) {
-		if (s > text && isalnum((unsigned char)s[-1]))
-			continue;
-		if (!strncasecmp(s, "ff", 2) && hex_run(s, 17) == 16)
-			return s;
-		if (!strncasecmp(s, "0x", 2) && hex_run(s + 2, 12) == 12)
-			return s;
-		if (isdigit((unsigned char)*s)) {
-			errno = 0;
-			v = strtoull(s, NULL, 10);
-			if (!errno && v >= KERNEL_SPACE_START)
-				return s;
-		}
-	}
-	return NULL;
-}
-
 /* Each line of @text containing @only (or every line) must be clean. */
 static void assert_no_kernel_address(struct __test_metadata *_metadata,
 				     char *text, const char *only,

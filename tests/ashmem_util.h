@@ -14,6 +14,7 @@
 #ifndef ASHMEM_UTIL_H
 #define ASHMEM_UTIL_H
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -67,6 +69,55 @@ static inline double monotonic_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ----------------------------------------------------- kernel addresses */
+
+/* How long a run of hex digits at @s is (at most @max). */
+static inline size_t hex_run(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && isxdigit((unsigned char)s[n]))
+		n++;
+	return n;
+}
+
+/*
+ * The lowest kernel address of any 64-bit kernel we run on: x86_64 with
+ * 5-level paging (LA57, which QEMU's TCG offers) puts the direct map at
+ * 0xff11..., below the 4-level 0xffff8...; arm64 with 52-bit VAs starts at
+ * 0xfff0.... Matching only "ffff" would miss every LA57 pointer.
+ */
+#define KERNEL_SPACE_START	0xff00000000000000ULL
+
+/*
+ * Where @text shows something shaped like a raw kernel pointer: 16 hex
+ * digits starting with ff (%px, %lx), 0x and 12 or more hex digits, or a
+ * decimal number in kernel space (%lu of a pointer). A hashed %p (32 bits,
+ * printed as 00000000 and 8 hex digits) passes: it is what the kernel
+ * offers instead of the address. NULL when there is none.
+ */
+static inline const char *kernel_address_in(const char *text)
+{
+	const char *s;
+	unsigned long long v;
+
+	for (s = text; *s; s++) {
+		if (s > text && isalnum((unsigned char)s[-1]))
+			continue;
+		if (!strncasecmp(s, "ff", 2) && hex_run(s, 17) == 16)
+			return s;
+		if (!strncasecmp(s, "0x", 2) && hex_run(s + 2, 12) == 12)
+			return s;
+		if (isdigit((unsigned char)*s)) {
+			errno = 0;
+			v = strtoull(s, NULL, 10);
+			if (!errno && v >= KERNEL_SPACE_START)
+				return s;
+		}
+	}
+	return NULL;
 }
 
 /*
