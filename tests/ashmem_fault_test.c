@@ -1116,7 +1116,8 @@ static const struct op fault_ops[] = {
 	  file_id_call, file_id_settle },
 	{ "read", MAY_ENOMEM | MAY_EFAULT, read_prepare, read_pick,
 	  read_call, read_settle },
-	{ "lseek", MAY_ENOMEM, lseek_prepare, lseek_pick,
+	/* A 32-bit lseek() is _llseek, which copies the new offset out. */
+	{ "lseek", MAY_ENOMEM | MAY_EFAULT, lseek_prepare, lseek_pick,
 	  lseek_call, lseek_settle },
 	{ "close", 0, close_prepare, close_pick, close_call, close_settle },
 };
