@@ -234,6 +234,13 @@ static struct file *ashmem_backing_create(const char *name, size_t size)
 	struct inode *inode;
 
 	backing = ashmem_shmem_file_setup(name, size);
+	/*
+	 * shmem reports a failed inode allocation as -ENOSPC, which mmap()
+	 * has no meaning for; on the kernel's internal mount, which has no
+	 * inode limit, it can only mean memory ran out.
+	 */
+	if (PTR_ERR_OR_ZERO(backing) == -ENOSPC)
+		return ERR_PTR(-ENOMEM);
 	if (IS_ERR(backing))
 		return backing;
 
