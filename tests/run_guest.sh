@@ -4,7 +4,8 @@
 # Run the ashmem test binaries listed in tests.list beside this script, in
 # that order, in the guest (busybox sh, root, ashmem_linux loaded); the
 # Makefile's install writes the list. Each prints kselftest TAP; after
-# each this prints "# ashmem-run: <name> exit=<rc>". The unload tests run
+# each this prints how long it ran ("# ashmem-time: <name> <n> s") and
+# "# ashmem-run: <name> exit=<rc>". The unload tests run
 # last: they unload and reload the module, and leave it loaded.
 #
 # Exits 0 when every binary did.
@@ -22,8 +23,10 @@ run() {
 		status=1
 		return
 	fi
+	t0=$(date +%s)
 	"$dir/$name"
 	rc=$?
+	echo "# ashmem-time: $name $(($(date +%s) - t0)) s"
 	echo "# ashmem-run: $name exit=$rc"
 	# 4 is kselftest's "skipped": not a failure of the run.
 	[ "$rc" -eq 0 ] || [ "$rc" -eq 4 ] || status=1
