@@ -58,17 +58,26 @@ snapshot_sources() {
 
 # filter_tests LIST: with ASHMEM_TESTS set (names of test binaries, e.g.
 # "ashmem_fuzz_test ashmem_test_32"), keep only those in the guest's list; a
-# name without _32 keeps its 32-bit build too.
+# name without _32 keeps its 32-bit build too. Then leave out the binaries
+# TESTS_SKIP names (the debug run's choice, see debug-kernel.sh).
+TESTS_SKIP=()
 filter_tests() {
 	local list=$1 name keep=()
-	[[ -n ${ASHMEM_TESTS:-} ]] || return 0
-	for name in $ASHMEM_TESTS; do
-		grep -qxE -e "${name}(_32)?" "$list" || die "ASHMEM_TESTS: no test binary '$name'"
-		keep+=("$name" "${name}_32")
-	done
-	grep -xF "${keep[@]/#/-e}" "$list" >"$list.new" || true
-	mv "$list.new" "$list"
-	msg "running only: $(tr '\n' ' ' <"$list")"
+	if [[ -n ${ASHMEM_TESTS:-} ]]; then
+		for name in $ASHMEM_TESTS; do
+			grep -qxE -e "${name}(_32)?" "$list" ||
+				die "ASHMEM_TESTS: no test binary '$name'"
+			keep+=("$name" "${name}_32")
+		done
+		grep -xF "${keep[@]/#/-e}" "$list" >"$list.new" || true
+		mv "$list.new" "$list"
+		msg "running only: $(tr '\n' ' ' <"$list")"
+	fi
+	if ((${#TESTS_SKIP[@]})); then
+		grep -vxF "${TESTS_SKIP[@]/#/-e}" "$list" >"$list.new" || true
+		mv "$list.new" "$list"
+		msg "leaving out: ${TESTS_SKIP[*]}"
+	fi
 }
 
 # ---------------------------------------------------------------- guests
