@@ -28,9 +28,9 @@
 
 #include "kselftest_harness.h"
 #include "ashmem_util.h"
+#include "ashmem_cgroup.h"
 
 #define MIB		(1024 * 1024)
-#define CG_ROOT		"/sys/fs/cgroup"
 
 /*
  * The issue's case: a container limited to 96 MiB holds a 64 MiB region,
@@ -71,96 +71,6 @@
 
 /* ============================================================== cgroups */
 
-/* Write @value to @dir/@file: 0 or an errno. */
-static int cg_write(const char *dir, const char *file, const char *value)
-{
-	char path[PATH_MAX];
-	ssize_t len = strlen(value), n;
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	n = write(fd, value, len);
-	if (n != len)
-		err = n < 0 ? errno : EIO;
-	close(fd);
-	return err;
-}
-
-/* A single-number file such as memory.current, or -1. */
-static long long cg_read_ll(const char *dir, const char *file)
-{
-	char path[PATH_MAX], buf[64];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if (read_text_file(path, buf, sizeof(buf)) <= 0)
-		return -1;
-	return strtoll(buf, NULL, 10);
-}
-
-/* The "@key value" line of a flat keyed file (memory.stat, /proc/vmstat), or -1. */
-static long long flat_key(const char *path, const char *key)
-{
-	static char buf[32768];
-	size_t klen = strlen(key);
-	char *line = buf;
-
-	if (read_text_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	while (line) {
-		if (!strncmp(line, key, klen) && line[klen] == ' ')
-			return strtoll(line + klen + 1, NULL, 10);
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	return -1;
-}
-
-static long long cg_read_key(const char *dir, const char *file, const char *key)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	return flat_key(path, key);
-}
-
-/* Move the calling process into @dir: 0 or an errno. */
-static int cg_enter(const char *dir)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	return cg_write(dir, "cgroup.procs", pid);
-}
-
-/*
- * Remove @dir, first moving back to the root cgroup any task still in it
- * (a worker the test could not wait for). A task that has just exited can
- * keep the cgroup busy for a moment: retry for up to a second.
- */
-static void cg_destroy(const char *dir)
-{
-	char path[PATH_MAX], procs[4096], *pid, *save;
-	int i;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	for (i = 0; i < 100; i++) {
-		if (read_text_file(path, procs, sizeof(procs)) > 0)
-			for (pid = strtok_r(procs, "\n", &save); pid;
-			     pid = strtok_r(NULL, "\n", &save))
-				cg_write(CG_ROOT, "cgroup.procs", pid);
-		if (!rmdir(dir) || errno == ENOENT)
-			return;
-		if (errno != EBUSY)
-			break;
-		usleep(10000);
-	}
-	fprintf(stderr, "# cannot remove cgroup %s: %s\n", dir, errname(errno));
-}
-
 /*
  * The slab memory charged to @dir, in bytes, as memory.stat reports it
  * once flushed. Call from a task inside @dir.
@@ -190,21 +100,6 @@ static long long cg_slab_bytes(const char *dir)
 	if (recl < 0 || unrecl < 0)
 		return cg_read_key(dir, "memory.stat", "slab");
 	return recl + unrecl;
-}
-
-/* Does the whitespace-separated @list hold the word @word? */
-static bool has_word(const char *list, const char *word)
-{
-	size_t len = strlen(word);
-	const char *p = list;
-
-	while ((p = strstr(p, word))) {
-		if ((p == list || p[-1] == ' ') &&
-		    (p[len] == ' ' || p[len] == '\n' || p[len] == '\0'))
-			return true;
-		p += len;
-	}
-	return false;
 }
 
 /* ======================================================= region contents */

@@ -41,6 +41,7 @@
 
 #include "kselftest_harness.h"
 #include "ashmem_util.h"
+#include "ashmem_cgroup.h"
 
 #define MIB		(1024 * 1024)
 
@@ -49,7 +50,6 @@
  * tools/include/linux/compiler.h): the compiler must not load it twice.
  */
 #define READ_ONCE(x)	(*(const volatile typeof(x) *)&(x))
-#define CG_ROOT		"/sys/fs/cgroup"
 
 /*
  * 3 processes x 2 threads: enough to share every region across processes
@@ -159,87 +159,6 @@ static uint64_t oracle_seed(void)
 }
 
 /* ============================================================== cgroups */
-
-/* Write @value to @dir/@file: 0 or an errno. */
-static int cg_write(const char *dir, const char *file, const char *value)
-{
-	char path[PATH_MAX];
-	ssize_t len = strlen(value), n;
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	n = write(fd, value, len);
-	if (n != len)
-		err = n < 0 ? errno : EIO;
-	close(fd);
-	return err;
-}
-
-/* The "@key value" line of @dir/@file (memory.events), or -1. */
-static long long cg_read_key(const char *dir, const char *file, const char *key)
-{
-	char path[PATH_MAX], buf[4096], *line = buf;
-	size_t klen = strlen(key);
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if (read_text_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	while (line) {
-		if (!strncmp(line, key, klen) && line[klen] == ' ')
-			return strtoll(line + klen + 1, NULL, 10);
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	return -1;
-}
-
-static int cg_enter(const char *dir)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	return cg_write(dir, "cgroup.procs", pid);
-}
-
-/* Remove @dir, moving back to the root any task still in it. */
-static void cg_destroy(const char *dir)
-{
-	char path[PATH_MAX], procs[4096], *pid, *save;
-	int i;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	for (i = 0; i < 100; i++) {
-		if (read_text_file(path, procs, sizeof(procs)) > 0)
-			for (pid = strtok_r(procs, "\n", &save); pid;
-			     pid = strtok_r(NULL, "\n", &save))
-				cg_write(CG_ROOT, "cgroup.procs", pid);
-		if (!rmdir(dir) || errno == ENOENT)
-			return;
-		if (errno != EBUSY)
-			break;
-		usleep(10000);
-	}
-	fprintf(stderr, "# cannot remove cgroup %s: %s\n", dir, errname(errno));
-}
-
-/* Does the whitespace-separated @list hold the word @word? */
-static bool has_word(const char *list, const char *word)
-{
-	size_t len = strlen(word);
-	const char *p = list;
-
-	while ((p = strstr(p, word))) {
-		if ((p == list || p[-1] == ' ') &&
-		    (p[len] == ' ' || p[len] == '\n' || p[len] == '\0'))
-			return true;
-		p += len;
-	}
-	return false;
-}
 
 /*
  * A fresh child of the root with the memory controller and memory.high at
