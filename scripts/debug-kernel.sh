@@ -7,8 +7,8 @@
 # lib.sh: Debian's linux-source-6.12 configured as x86_64_defconfig +
 # kvm_guest.config + scripts/debug-kernel.config (KASAN, lockdep, kmemleak,
 # UBSAN, fault injection), built once and cached under
-# $ASHMEM_CACHE/debug-kernel/<source version>-<fragment hash>/: about 16
-# minutes on 2 cores the first time, nothing afterwards.
+# $ASHMEM_CACHE/debug-kernel/<source version>-<fragment hash>/: under 20
+# minutes on 2 idle cores the first time, nothing afterwards.
 
 DEBUG_FRAGMENT="$SCRIPTS/debug-kernel.config"
 # The series name make check-debug runs under.
@@ -74,7 +74,7 @@ debug_kernel_ensure() {
 		msg "debug kernel: unpacking linux-source-6.12 $KSRC_VER"
 		ksrc_untar "$dir"
 		configure_debug_kernel "$dir"
-		msg "debug kernel: building bzImage and modules_prepare ($(nproc) jobs, about 16 min on 2 cores; log: $dir.build.log)"
+		msg "debug kernel: building bzImage and modules_prepare ($(nproc) jobs, under 20 min on 2 idle cores; log: $dir.build.log)"
 		if ! make -C "$dir" -j"$(nproc)" bzImage modules_prepare >"$dir.build.log" 2>&1; then
 			tail -n 40 "$dir.build.log" >&2
 			die "the debug kernel did not build (log: $dir.build.log)"
