@@ -67,6 +67,24 @@ static inline long long cg_read_key(const char *dir, const char *file, const cha
 	return flat_key(path, key);
 }
 
+/* A cgroup's memory in bytes, from memory.current and memory.stat; -1 unknown. */
+struct cg_memory {
+	long long current;
+	long long anon;
+	long long shmem;
+	long long file;
+	long long kernel;
+};
+
+static inline void cg_memory_read(const char *cg, struct cg_memory *m)
+{
+	m->current = cg_read_ll(cg, "memory.current");
+	m->anon = cg_read_key(cg, "memory.stat", "anon");
+	m->shmem = cg_read_key(cg, "memory.stat", "shmem");
+	m->file = cg_read_key(cg, "memory.stat", "file");
+	m->kernel = cg_read_key(cg, "memory.stat", "kernel");
+}
+
 /* Move the calling process into @dir: 0 or an errno. */
 static inline int cg_enter(const char *dir)
 {

@@ -13,9 +13,8 @@
 #include "kselftest_harness.h"
 #include "ashmem_util.h"
 
-#define DEBUGFS_DIR	"/sys/kernel/debug/ashmem"
-#define STATS		DEBUGFS_DIR "/stats"
-#define REGIONS		DEBUGFS_DIR "/regions"
+#define STATS		ASHMEM_DEBUGFS_STATS
+#define REGIONS		ASHMEM_DEBUGFS_DIR "/regions"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -106,7 +105,7 @@ FIXTURE_SETUP(debugfs)
 	self->fd = -1;
 	self->page = page_size();
 	if (access(STATS, R_OK) || access(REGIONS, R_OK))
-		SKIP(return, "no %s (debugfs not mounted, or not root)", DEBUGFS_DIR);
+		SKIP(return, "no %s (debugfs not mounted, or not root)", ASHMEM_DEBUGFS_DIR);
 	self->fd = ashmem_assert_open(_metadata);
 	self->id = region_id(self->fd);
 	ASSERT_LE(0, self->id);

@@ -34,8 +34,6 @@
 #include "kselftest_harness.h"
 #include "ashmem_util.h"
 
-#define ASHMEM_STATS		"/sys/kernel/debug/ashmem/stats"
-
 /* Children fuzzing at once: the guests have two CPUs. */
 #define FUZZ_CHILDREN		2
 #define FUZZ_SLOTS		24	/* open fds per child */
@@ -70,7 +68,7 @@ static long stats_regions(void)
 {
 	char buf[1024], *p;
 
-	if (read_text_file(ASHMEM_STATS, buf, sizeof(buf)) < 0)
+	if (read_text_file(ASHMEM_DEBUGFS_STATS, buf, sizeof(buf)) < 0)
 		return -1;
 	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 		if (!strncmp(p, "regions ", 8))
@@ -1200,7 +1198,7 @@ TEST_F_TIMEOUT(fuzz, random_operations_keep_the_abi, RELIABILITY_TIMEOUT)
 	}
 	EXPECT_LT(0, sum.calls);
 	if (before < 0) {
-		ksft_print_msg("no %s: leak check skipped\n", ASHMEM_STATS);
+		ksft_print_msg("no %s: leak check skipped\n", ASHMEM_DEBUGFS_STATS);
 		return;
 	}
 	after = stats_regions_settle(before);

@@ -31,8 +31,6 @@
 #define REGION_PAGES	4
 #define REGION_NAME	"isolation-test"
 
-#define DEBUGFS_DIR	"/sys/kernel/debug/ashmem"
-
 /* A child's exit status for "the kernel cannot make a user namespace". */
 #define CHILD_NO_USERNS	4
 
@@ -389,11 +387,11 @@ TEST_F(busy_region, debugfs_shows_no_kernel_address)
 	static char buf[1 << 20];
 	unsigned int i;
 
-	if (access(DEBUGFS_DIR "/regions", R_OK))
+	if (access(ASHMEM_DEBUGFS_DIR "/regions", R_OK))
 		SKIP(return, "no readable %s (debugfs not mounted, or not root)",
-		     DEBUGFS_DIR);
+		     ASHMEM_DEBUGFS_DIR);
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", DEBUGFS_DIR, files[i]);
+		snprintf(path, sizeof(path), "%s/%s", ASHMEM_DEBUGFS_DIR, files[i]);
 		ASSERT_LE(0, read_text_file(path, buf, sizeof(buf))) {
 			TH_LOG("cannot read %s: %s", path, errname(errno));
 		}

@@ -31,7 +31,9 @@
  * a memory cgroup whose memory.high a hog process keeps crossing, so that
  * reclaim runs the driver's shrinker, and never calls PURGE_ALL_CACHES: its
  * purges all come from reclaim. memory.high throttles and reclaims but
- * never OOM-kills, and an OOM anywhere fails the run.
+ * never OOM-kills, and an OOM anywhere fails the run. A run that has seen
+ * no purge by its deadline goes on until it does, for a bounded time, and
+ * fails if none comes: it would have checked nothing.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -79,7 +81,14 @@
 /* After the first reclaim, a little more: a few more reclaim passes. */
 #define HOG_EXTRA	MIB
 
-/* A worker that has not ended this long after its deadline hangs. */
+/*
+ * A run that has seen no PIN say WAS_PURGED by its deadline has checked no
+ * purge: it goes on until one does, for up to this much longer. Reclaim
+ * under a slow (debug, TCG) kernel may take that long to reach the driver.
+ */
+#define GRACE_SECONDS	120
+
+/* A worker that has not ended this long after its last moment hangs. */
 #define HANG_SECONDS	120
 
 /* ============================================================== counters */
@@ -100,6 +109,7 @@ struct oracle_shared {
 	struct oracle_counts worker[WORKERS];
 	unsigned long long hog_rounds;
 	unsigned long long hog_high_events;
+	struct cg_memory hog_saw;	/* the cgroup as the hog last saw reclaim */
 };
 
 /*
@@ -205,6 +215,7 @@ struct oracle_run {
 	const char *cg;		/* the cgroup to join, or NULL */
 	bool purge_all;		/* may workers call PURGE_ALL_CACHES? */
 	double deadline;	/* monotonic_seconds() to stop at */
+	double grace_end;	/* the latest, if no purge was seen by then */
 	uint64_t seed;
 	size_t page;
 	int inherited[INHERITED];
@@ -661,12 +672,32 @@ static void (*const op_fn[NR_OPS])(struct worker *w, struct slot *s) = {
 	[OP_PURGE_ALL] = op_purge_all,
 };
 
+/* PINs that said WAS_PURGED so far, over every worker of the run. */
+static unsigned long long purges_seen(const struct oracle_run *run)
+{
+	unsigned long long sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < WORKERS; i++)
+		sum += READ_ONCE(run->sh->worker[i].pins_was_purged);
+	return sum;
+}
+
+/* Until the deadline, and past it, to grace_end, while no purge was seen. */
+static bool run_goes_on(const struct oracle_run *run)
+{
+	double now = monotonic_seconds();
+
+	return now < run->deadline ||
+	       (now < run->grace_end && !purges_seen(run));
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	unsigned int i;
 
-	while (!w->stop && monotonic_seconds() < w->run->deadline) {
+	while (!w->stop && run_goes_on(w->run)) {
 		op_fn[pick_op(w)](w, &w->slot[rng_below(&w->rng, SLOTS)]);
 		w->cnt->ops++;
 	}
@@ -808,9 +839,11 @@ static long long hog_round(const struct oracle_run *run)
 	for (done = 0; done < len; done += MIB) {
 		touch(p + done, MIB, run->page);
 		if (len == HOG_TOP &&
-		    cg_read_key(run->cg, "memory.events", "high") > high0)
+		    cg_read_key(run->cg, "memory.events", "high") > high0) {
+			cg_memory_read(run->cg, &run->sh->hog_saw);
 			len = done + MIB + HOG_EXTRA < HOG_TOP ?
 			      done + MIB + HOG_EXTRA : HOG_TOP;
+		}
 	}
 	munmap(p, HOG_TOP);
 	return cg_read_key(run->cg, "memory.events", "high") - high0;
@@ -834,7 +867,7 @@ static int hog_main(const struct oracle_run *run)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHILD_CHECK(base != MAP_FAILED, "hog mmap: %s", errname(errno));
 	touch(base, HOG_BASE, run->page);
-	while (monotonic_seconds() < run->deadline) {
+	while (run_goes_on(run)) {
 		events = hog_round(run);
 		CHILD_CHECK(events >= 0, "hog mmap: %s", errname(errno));
 		run->sh->hog_rounds++;
@@ -975,13 +1008,13 @@ static bool wait_until(pid_t pid, int *status, double limit)
 }
 
 /*
- * Wait for every process, for up to HANG_SECONDS past the deadline, and
+ * Wait for every process, for up to HANG_SECONDS past the run's grace, and
  * keep how each ended (-1: it hung). A hung one is killed, but not waited
  * for long: a task stuck in the driver may never die.
  */
 static void wait_all(FIXTURE_DATA(oracle) *self)
 {
-	double limit = self->run.deadline + HANG_SECONDS;
+	double limit = self->run.grace_end + HANG_SECONDS;
 	int i;
 
 	for (i = 0; i < self->npid; i++) {
@@ -1005,7 +1038,7 @@ static void assert_exits(struct __test_metadata *_metadata,
 
 		status = self->status[i];
 		ASSERT_NE(-1, status) {
-			TH_LOG("%s %d did not end %d s after its deadline: a hang in the driver?",
+			TH_LOG("%s %d did not end %d s after its grace: a hang in the driver?",
 			       who, i, HANG_SECONDS);
 		}
 		ASSERT_FALSE(WIFSIGNALED(status)) {
@@ -1017,6 +1050,40 @@ static void assert_exits(struct __test_metadata *_metadata,
 			       who, i, WEXITSTATUS(status));
 		}
 	}
+}
+
+/* The driver's counters in debugfs; -1 each without debugfs. */
+struct shrinker_stats {
+	long long scans;
+	long long freed;
+};
+
+static struct shrinker_stats shrinker_stats(void)
+{
+	return (struct shrinker_stats){
+		.scans = flat_key(ASHMEM_DEBUGFS_STATS, "shrinker_scans"),
+		.freed = flat_key(ASHMEM_DEBUGFS_STATS, "shrinker_freed"),
+	};
+}
+
+/*
+ * What reclaim had to work with, should a run see no purge: the driver's
+ * shrinker calls, and the cgroup's memory as the hog last saw reclaim run.
+ */
+static void print_reclaim_state(const struct oracle_run *run,
+				const struct shrinker_stats *before)
+{
+	const struct cg_memory *m = &run->sh->hog_saw;
+	struct shrinker_stats after = shrinker_stats();
+
+	if (before->scans >= 0 && after.scans >= 0)
+		ksft_print_msg("oracle memcg: shrinker scans %lld, pages purged by it %lld\n",
+			       after.scans - before->scans,
+			       after.freed - before->freed);
+	ksft_print_msg("oracle memcg: at reclaim the cgroup held %lld KiB (memory.high %d): anon %lld, shmem %lld, file %lld, kernel %lld KiB; memory.peak %lld KiB\n",
+		       m->current / 1024, CG_HIGH / 1024, m->anon / 1024,
+		       m->shmem / 1024, m->file / 1024, m->kernel / 1024,
+		       cg_read_ll(run->cg, "memory.peak") / 1024);
 }
 
 static void print_figures(const struct oracle_counts *c, unsigned int seconds)
@@ -1037,12 +1104,17 @@ static void run_oracle(struct __test_metadata *_metadata,
 {
 	unsigned int seconds = reliability_seconds(), i;
 	struct oracle_counts sum = { 0 };
+	struct shrinker_stats before;
+	double start;
 
 	self->run.seed = oracle_seed();
 	ksft_print_msg("oracle %s: %u s, %d processes x %d threads, seed %llu (ASHMEM_ORACLE_SEED replays the choices; timing differs)\n",
 		       what, seconds, PROCS, THREADS,
 		       (unsigned long long)self->run.seed);
-	self->run.deadline = monotonic_seconds() + seconds;
+	before = shrinker_stats();
+	start = monotonic_seconds();
+	self->run.deadline = start + seconds;
+	self->run.grace_end = self->run.deadline + GRACE_SECONDS;
 	start_workers(_metadata, self);
 	if (self->run.cg)
 		spawn(_metadata, self, -1);
@@ -1052,11 +1124,13 @@ static void run_oracle(struct __test_metadata *_metadata,
 		counts_add(&sum, &self->run.sh->worker[i]);
 	counts_add(&totals->sum, &sum);
 	totals->seconds += seconds;
-	ksft_print_msg("oracle %s: ops %llu checks %llu pages checked %llu PIN WAS_PURGED %llu PURGE_ALL pages %llu hog rounds %llu memory.high reclaims %llu violations %llu errors %llu\n",
-		       what, sum.ops, sum.checks, sum.pages_checked,
+	ksft_print_msg("oracle %s: ran %.0f s, ops %llu checks %llu pages checked %llu PIN WAS_PURGED %llu PURGE_ALL pages %llu hog rounds %llu memory.high reclaims %llu violations %llu errors %llu\n",
+		       what, monotonic_seconds() - start, sum.ops, sum.checks, sum.pages_checked,
 		       sum.pins_was_purged, sum.purge_all_pages,
 		       self->run.sh->hog_rounds, self->run.sh->hog_high_events,
 		       sum.violations, sum.errors);
+	if (self->run.cg)
+		print_reclaim_state(&self->run, &before);
 	if (last)
 		print_figures(&totals->sum, totals->seconds);
 

@@ -37,6 +37,9 @@
 
 #define ASHMEM_DEV		"/dev/ashmem"
 #define ASHMEM_PROT_ALL		(PROT_READ | PROT_WRITE | PROT_EXEC)
+/* The driver's debugfs files (README, "Diagnostics"), where debugfs is mounted. */
+#define ASHMEM_DEBUGFS_DIR	"/sys/kernel/debug/ashmem"
+#define ASHMEM_DEBUGFS_STATS	ASHMEM_DEBUGFS_DIR "/stats"
 
 static inline size_t page_size(void)
 {
