@@ -746,6 +746,7 @@ static void __exit ashmem_exit(void)
 {
 	misc_deregister(&ashmem_misc);
 	ashmem_debugfs_exit();
+	ashmem_registry_exit();
 	ashmem_shrinker_exit();
 	ashmem_range_cache_exit();
 	kmem_cache_destroy(ashmem_region_cachep);

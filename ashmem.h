@@ -147,6 +147,7 @@ extern struct ashmem_stats ashmem_stats;
 
 /* ashmem_stats.c: the registry of open regions, counters and debugfs */
 int ashmem_region_register(struct ashmem_region *region);
+void ashmem_registry_exit(void);
 void ashmem_region_unregister(struct ashmem_region *region);
 void ashmem_debugfs_init(void);
 void ashmem_debugfs_exit(void);

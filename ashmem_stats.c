@@ -68,6 +68,19 @@ int ashmem_region_register(struct ashmem_region *region)
 	return 0;
 }
 
+/**
+ * ashmem_registry_exit() - free what the registry still holds, at unload
+ *
+ * Every region is gone by then, but not every node of the xarray: an
+ * xa_alloc_cyclic() that fails for want of memory can leave behind empty
+ * nodes it had already linked in, and only xa_destroy() frees those.
+ */
+void ashmem_registry_exit(void)
+{
+	WARN_ON_ONCE(!xa_empty(&ashmem_registry));
+	xa_destroy(&ashmem_registry);
+}
+
 /* Before the region's last reference goes: see ashmem_registry_get(). */
 void ashmem_region_unregister(struct ashmem_region *region)
 {
