@@ -40,25 +40,6 @@ static inline long long cg_read_ll(const char *dir, const char *file)
 	return strtoll(buf, NULL, 10);
 }
 
-/* The "@key value" line of a flat keyed file (memory.stat, /proc/vmstat), or -1. */
-static inline long long flat_key(const char *path, const char *key)
-{
-	static char buf[32768];
-	size_t klen = strlen(key);
-	char *line = buf;
-
-	if (read_text_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	while (line) {
-		if (!strncmp(line, key, klen) && line[klen] == ' ')
-			return strtoll(line + klen + 1, NULL, 10);
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	return -1;
-}
-
 static inline long long cg_read_key(const char *dir, const char *file, const char *key)
 {
 	char path[PATH_MAX];

@@ -66,14 +66,7 @@ static unsigned int race_seconds(void)
 /* The "regions" count of the debugfs stats, or -1 without debugfs. */
 static long stats_regions(void)
 {
-	char buf[1024], *p;
-
-	if (read_text_file(ASHMEM_DEBUGFS_STATS, buf, sizeof(buf)) < 0)
-		return -1;
-	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, "regions ", 8))
-			return strtol(p + 8, NULL, 10);
-	return -1;
+	return flat_key(ASHMEM_DEBUGFS_STATS, "regions");
 }
 
 /* Region release runs as the last reference goes: allow it a moment. */

@@ -591,6 +591,25 @@ static inline ssize_t read_text_file(const char *path, char *buf, size_t size)
 	return len;
 }
 
+/* The "@key value" line of a flat keyed file (memory.stat, /proc/vmstat), or -1. */
+static inline long long flat_key(const char *path, const char *key)
+{
+	static char buf[32768];
+	size_t klen = strlen(key);
+	char *line = buf;
+
+	if (read_text_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	while (line) {
+		if (!strncmp(line, key, klen) && line[klen] == ' ')
+			return strtoll(line + klen + 1, NULL, 10);
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return -1;
+}
+
 /*
  * The value of the "@key:" line of a /proc file such as /proc/meminfo or
  * /proc/self/fdinfo/N, copied to @out without the separator after the
