@@ -736,45 +736,6 @@ static bool worker_init(struct worker *w, const struct oracle_run *run,
 	return w->buf != NULL;
 }
 
-/* Receive the SENT regions the test made after fork. */
-static bool recv_fds(int sock, int *fds)
-{
-	char data, cbuf[CMSG_SPACE(SENT * sizeof(int))];
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return false;
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS ||
-	    cmsg->cmsg_len != CMSG_LEN(SENT * sizeof(int)))
-		return false;
-	memcpy(fds, CMSG_DATA(cmsg), SENT * sizeof(int));
-	return true;
-}
-
-static bool send_fds(int sock, const int *fds)
-{
-	char data = 'r', cbuf[CMSG_SPACE(SENT * sizeof(int))];
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	memset(cbuf, 0, sizeof(cbuf));
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(SENT * sizeof(int));
-	memcpy(CMSG_DATA(cmsg), fds, SENT * sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1;
-}
-
 /*
  * One process of workers: joins the cgroup, receives the regions made
  * after fork, and runs THREADS workers until the deadline. Exit status 0
@@ -791,7 +752,7 @@ static int proc_main(const struct oracle_run *run, unsigned int proc, int sock)
 		CHILD_CHECK(!err, "cannot join %s: %s", run->cg, errname(err));
 	}
 	memcpy(fds, run->inherited, sizeof(run->inherited));
-	CHILD_CHECK(recv_fds(sock, fds + INHERITED),
+	CHILD_CHECK(!recv_fds(sock, fds + INHERITED, SENT),
 		    "no regions received over the socket: %s", errname(errno));
 	close(sock);
 	for (i = 0; i < THREADS; i++) {
@@ -983,7 +944,7 @@ static void start_workers(struct __test_metadata *_metadata,
 	for (i = 0; i < SENT; i++)
 		sent[i] = shared_region(_metadata, INHERITED + i);
 	for (p = 0; p < PROCS; p++)
-		ASSERT_TRUE(send_fds(self->sock[p][0], sent)) {
+		ASSERT_EQ(0, send_fds(self->sock[p][0], sent, SENT)) {
 			TH_LOG("sending the regions to process %d failed: %s",
 			       p, errname(errno));
 		}

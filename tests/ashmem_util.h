@@ -656,53 +656,78 @@ static inline long meminfo_kb(const char *key)
 
 /* ------------------------------------------------------------ SCM_RIGHTS */
 
-/* Send @fd over the unix socket @sock with one byte of data: 0 or -1. */
-static inline int send_fd(int sock, int fd)
+/* Most fds one send_fds() carries. */
+#define SCM_MAX_FDS		4
+
+/* Room for a control message of SCM_MAX_FDS fds, aligned as a cmsghdr. */
+union scm_fds_buf {
+	struct cmsghdr hdr;
+	char buf[CMSG_SPACE(SCM_MAX_FDS * sizeof(int))];
+};
+
+/* Send the @n fds of @fds over the unix socket @sock, with one byte of data: 0 or -1. */
+static inline int send_fds(int sock, const int *fds, unsigned int n)
 {
 	char data = 'F';
 	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
+	union scm_fds_buf ctl;
 	struct msghdr msg = {
 		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+		.msg_control = ctl.buf, .msg_controllen = CMSG_SPACE(n * sizeof(int)),
 	};
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
 
+	if (!n || n > SCM_MAX_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
 	memset(&ctl, 0, sizeof(ctl));
 	cmsg->cmsg_level = SOL_SOCKET;
 	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	cmsg->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cmsg), fds, n * sizeof(int));
 	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+/* Receive exactly @n fds sent by send_fds() (close-on-exec) into @fds: 0 or -1. */
+static inline int recv_fds(int sock, int *fds, unsigned int n)
+{
+	char data;
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union scm_fds_buf ctl;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = CMSG_SPACE(n * sizeof(int)),
+	};
+	struct cmsghdr *cmsg;
+
+	if (!n || n > SCM_MAX_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (!cmsg || cmsg->cmsg_level != SOL_SOCKET ||
+	    cmsg->cmsg_type != SCM_RIGHTS ||
+	    cmsg->cmsg_len != CMSG_LEN(n * sizeof(int)))
+		return -1;
+	memcpy(fds, CMSG_DATA(cmsg), n * sizeof(int));
+	return 0;
+}
+
+/* Send @fd over the unix socket @sock: 0 or -1. */
+static inline int send_fd(int sock, int fd)
+{
+	return send_fds(sock, &fd, 1);
 }
 
 /* Receive an fd sent by send_fd() (close-on-exec): the fd or -1. */
 static inline int recv_fd(int sock)
 {
-	char data;
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-	};
-	struct cmsghdr *cmsg;
 	int fd;
 
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (!cmsg || cmsg->cmsg_level != SOL_SOCKET ||
-	    cmsg->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-	return fd;
+	return recv_fds(sock, &fd, 1) ? -1 : fd;
 }
 
 #endif /* ASHMEM_UTIL_H */
