@@ -254,6 +254,7 @@ struct fuzz_ptr {
 	const char *kind;
 	enum fault rd;		/* when the kernel reads there */
 	enum fault wr;		/* when the kernel writes there */
+	bool purgeable;		/* in an ashmem mapping: may read back as zeros */
 };
 
 /* Whether any page of [@p, @p + @len) is mapped in this process. */
@@ -336,9 +337,14 @@ static struct fuzz_ptr fuzz_ptr(struct fuzz *f, size_t len)
 			      NO_FAULT);
 	case 1:
 		m = rw_map(f, len);
-		if (m)
-			return ptr_at("mapping", m->addr + rnd_below(f, m->len - len + 1),
-				      NO_FAULT, NO_FAULT);
+		if (m) {
+			struct fuzz_ptr p = ptr_at("mapping",
+						   m->addr + rnd_below(f, m->len - len + 1),
+						   NO_FAULT, NO_FAULT);
+
+			p.purgeable = true;
+			return p;
+		}
 		break;
 	case 2:
 		return ptr_at("NULL", NULL, FAULTS, FAULTS);
@@ -655,27 +661,63 @@ static const char *pin_cmd_name(unsigned long cmd)
 	       cmd == ASHMEM_UNPIN ? "UNPIN" : "GET_PIN_STATUS";
 }
 
+/* What a pin command with @pin must do: succeed, or fail with EINVAL. */
+static int pin_want(struct fuzz *f, struct fuzz_region *r,
+		    const struct ashmem_pin *pin)
+{
+	return pin_range_valid(f, r, pin->offset, pin->len) ? WANT_OK : EINVAL;
+}
+
+/*
+ * A pin argument in a region's own mapping can change under the call: if
+ * a page it lies in is unpinned, the other fuzzing process's
+ * PURGE_ALL_CACHES (or the shrinker) may purge that page between the
+ * memcpy() and the driver's copy, and the driver then reads zeros there.
+ * The call must then do what one of those contents implies: WANT_ANY
+ * where they disagree (the allowed errnos still hold), @want elsewhere.
+ */
+static int pin_want_purgeable(struct fuzz *f, struct fuzz_region *r,
+			      const char *at, const struct ashmem_pin *pin,
+			      int want)
+{
+	size_t first = f->page - ((uintptr_t)at & (f->page - 1)), i;
+	unsigned int purged;
+
+	for (purged = 1; purged < 4; purged++) {
+		struct ashmem_pin seen = *pin;
+		unsigned char *b = (unsigned char *)&seen;
+
+		for (i = 0; i < sizeof(seen); i++)
+			if (purged & (i < first ? 1 : 2))
+				b[i] = 0;
+		if (pin_want(f, r, &seen) != want)
+			return WANT_ANY;
+	}
+	return want;
+}
+
 static void fuzz_pin(struct fuzz *f, struct fuzz_slot *s, unsigned long cmd)
 {
 	struct fuzz_region *r = reg_of(f, s);
 	struct ashmem_pin pin;
 	struct fuzz_ptr p = fuzz_ptr(f, sizeof(pin));
 	char arg[96];
-	bool valid;
 	long ret;
-	int err;
+	int err, want;
 
 	fuzz_pin_args(f, r, &pin);
 	if (p.rd == NO_FAULT && p.wr == NO_FAULT)
 		memcpy(p.p, &pin, sizeof(pin));
 	else if (p.rd == NO_FAULT)	/* read-only: what it holds */
 		memcpy(&pin, p.p, sizeof(pin));
-	valid = pin_range_valid(f, r, pin.offset, pin.len);
+	want = pin_want(f, r, &pin);
+	if (p.purgeable)
+		want = pin_want_purgeable(f, r, p.p, &pin, want);
 	snprintf(arg, sizeof(arg), "%s {%#x, %#x}", p.kind, pin.offset,
 		 pin.len);
 	desc_ioctl(f, pin_cmd_name(cmd), s->fd, cmd, arg);
 	ret = fuzz_ioctl(s->fd, cmd, (unsigned long)p.p, &err);
-	fuzz_check(f, ret, err, want_copy(p.rd, valid ? WANT_OK : EINVAL),
+	fuzz_check(f, ret, err, want_copy(p.rd, want),
 		   E_FAULT | E_INVAL | E_NOMEM);
 	if (ret > (cmd == ASHMEM_UNPIN ? 0 : 1))
 		fuzz_report(f, "returned %ld", ret);
