@@ -206,8 +206,8 @@ main() {
 	check_sources
 	ensure_host_tools
 	ksrc_ensure
-	run=$(new_run_dir)
-	prune_runs
+	new_run_dir
+	run=$RUN_DIR
 	snapshot_sources "$run"
 	build_tests "$run"
 

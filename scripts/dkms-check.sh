@@ -263,8 +263,8 @@ main() {
 	t0=$(now)
 	ensure_host_tools
 	ksrc_ensure
-	run=$(new_run_dir)
-	prune_runs
+	new_run_dir
+	run=$RUN_DIR
 	snapshot_sources "$run"
 	ver=$(check_versions "$run/src")
 	build_tests "$run"

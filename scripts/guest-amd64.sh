@@ -8,8 +8,9 @@
 # -m32), and one qemu-system-x86_64 boot.
 
 BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-900}
-# Guest memory in MiB (the debug kernel's guest takes more).
+# Guest memory in MiB (the debug kernel's guest takes more), and vCPUs.
 GUEST_MEM=1024
+GUEST_CPUS=2
 
 # build_tests RUN: build the (kernel-independent) tests once and install them
 # into RUN/tests-root, the /tests of every guest.
@@ -45,10 +46,10 @@ GUEST_S=0
 TCG_THREAD=single
 boot_guest() {
 	local dir=$3 rc=0 t0
-	qemu_lock
+	qemu_lock "$(tcg_host_threads "$TCG_THREAD" "$GUEST_CPUS")"
 	t0=$(now)
 	timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "tcg,thread=$TCG_THREAD" -cpu max \
-		-m "$GUEST_MEM" -smp 2 -nographic -no-reboot -net none \
+		-m "$GUEST_MEM" -smp "$GUEST_CPUS" -nographic -no-reboot -net none \
 		-serial mon:stdio -serial "file:$dir/guest.log.raw" \
 		-kernel "$1" -initrd "$2" -append "$GUEST_CMDLINE" \
 		</dev/null >"$dir/console.log.raw" 2>&1 || rc=$?

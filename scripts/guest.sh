@@ -24,22 +24,30 @@ fi
 
 # ---------------------------------------------------------------- runs
 
-# new_run_dir: a private directory for this run's builds and logs.
+# new_run_dir: set RUN_DIR to a private directory for this run's builds
+# and logs, locked for as long as this run lasts, and prune old runs.
+RUN_DIR=
 new_run_dir() {
-	local runs="$ASHMEM_CACHE/runs" dir
+	local runs="$ASHMEM_CACHE/runs"
 	mkdir -p "$runs"
-	dir="$runs/$(date +%Y%m%d-%H%M%S)-$$"
-	mkdir -p "$dir"
-	ln -sfn "$(basename "$dir")" "$runs/latest"
-	printf '%s\n' "$dir"
+	RUN_DIR="$runs/$(date +%Y%m%d-%H%M%S)-$$"
+	mkdir -p "$RUN_DIR"
+	path_lock "$RUN_DIR"
+	ln -sfn "$(basename "$RUN_DIR")" "$runs/latest"
+	prune_runs
 }
 
-# prune_runs: keep only the newest $KEEP_RUNS run directories.
+# prune_runs: keep only the newest $KEEP_RUNS run directories, and any
+# older one that a run still in progress holds (a concurrent run's: CI's
+# lanes run at once).
 prune_runs() {
-	local runs="$ASHMEM_CACHE/runs"
+	local runs="$ASHMEM_CACHE/runs" d
 	find "$runs" -mindepth 1 -maxdepth 1 -type d -name '2*' -printf '%f\n' |
 		sort -r | tail -n +"$((KEEP_RUNS + 1))" |
-		while read -r d; do rm -rf -- "${runs:?}/$d"; done
+		while read -r d; do
+			flock -n "$runs/$d.lock" true || continue
+			rm -rf -- "${runs:?}/$d" "$runs/$d.lock"
+		done
 }
 
 # ---------------------------------------------------------------- sources
@@ -117,22 +125,50 @@ clean_serial_log() {
 	rm -f "$1"
 }
 
-# qemu_lock: one guest at a time on this host. Two 2-vCPU TCG guests on two
-# cores starve each other's vCPUs into false soft lockups and RCU stalls;
-# concurrent runs (several engineers, CI, other caches) queue here instead.
-QEMU_LOCK=${ASHMEM_QEMU_LOCK:-/run/lock/ashmem-linux-qemu.lock}
-QEMU_LOCK_FD=
+# qemu_lock THREADS: take THREADS of the host's guest slots, one slot per
+# core (ASHMEM_QEMU_SLOTS overrides), waiting until that many are free. A
+# TCG guest keeps one host thread busy per vCPU with thread=multi, one in
+# all with thread=single; guests that together want more threads than the
+# host has cores starve each other's vCPUs into false soft lockups and RCU
+# stalls. So concurrent runs (CI's two lanes, several engineers, other
+# caches) share the cores without overcommitting them. Slots are lock
+# files: a guest holds none while it waits, so two waiting guests never
+# deadlock, and a lock ends with the process that took it.
+QEMU_LOCK_DIR=${ASHMEM_QEMU_LOCK_DIR:-/run/lock/ashmem-linux-qemu}
+QEMU_SLOTS=${ASHMEM_QEMU_SLOTS:-$(nproc)}
+QEMU_LOCK_FDS=()
 qemu_lock() {
-	mkdir -p "$(dirname "$QEMU_LOCK")"
-	exec {QEMU_LOCK_FD}>"$QEMU_LOCK"
-	if ! flock -n "$QEMU_LOCK_FD"; then
-		msg "waiting for another run's guest to finish (lock $QEMU_LOCK)"
-		flock "$QEMU_LOCK_FD"
-	fi
+	local want=$1 i fd said=
+	((want <= QEMU_SLOTS)) || want=$QEMU_SLOTS
+	mkdir -p "$QEMU_LOCK_DIR"
+	while :; do
+		for ((i = 0; i < QEMU_SLOTS && ${#QEMU_LOCK_FDS[@]} < want; i++)); do
+			exec {fd}>"$QEMU_LOCK_DIR/slot.$i"
+			if flock -n "$fd"; then
+				QEMU_LOCK_FDS+=("$fd")
+			else
+				exec {fd}>&-
+			fi
+		done
+		((${#QEMU_LOCK_FDS[@]} == want)) && return 0
+		qemu_unlock
+		[[ -n $said ]] || msg "waiting for $want free guest slot(s) of $QEMU_SLOTS (other guests run; locks in $QEMU_LOCK_DIR)"
+		said=1
+		sleep 2
+	done
 }
 
 qemu_unlock() {
-	exec {QEMU_LOCK_FD}>&-
+	local fd
+	for fd in "${QEMU_LOCK_FDS[@]}"; do
+		exec {fd}>&-
+	done
+	QEMU_LOCK_FDS=()
+}
+
+# tcg_host_threads THREAD SMP: host threads a guest keeps busy (qemu_lock).
+tcg_host_threads() {
+	if [[ $1 == multi ]]; then echo "$2"; else echo 1; fi
 }
 
 # guest_done DIR: after QEMU exits: let the next guest run, then clean

@@ -102,17 +102,21 @@ tmpdir_under() {
 
 # ---------------------------------------------------------------- host apt
 
+# The host's apt, one run at a time (apt-get update does not wait for a
+# concurrent one).
+APT_LOCK="$ASHMEM_CACHE/.apt"
+
 # apt_update_once: apt-get update, unless this or a recent run did (the
 # stamp works across the subshells that command substitutions run in).
 apt_update_once() {
 	local stamp="$ASHMEM_CACHE/.apt-updated"
-	if [[ -n $(find "$stamp" -mmin -60 2>/dev/null) ]]; then
-		return 0
+	path_lock "$APT_LOCK"
+	if [[ -z $(find "$stamp" -mmin -60 2>/dev/null) ]]; then
+		msg "apt-get update"
+		apt-get -q update >/dev/null
+		touch "$stamp"
 	fi
-	msg "apt-get update"
-	apt-get -q update >/dev/null
-	mkdir -p "$ASHMEM_CACHE"
-	touch "$stamp"
+	path_unlock "$APT_LOCK"
 }
 
 pkg_installed() {
@@ -126,12 +130,14 @@ ensure_pkgs() {
 		pkg_installed "$p" || missing+=("$p")
 	done
 	((${#missing[@]})) || return 0
+	path_lock "$APT_LOCK"
 	msg "apt-get install ${missing[*]}"
 	# A fresh machine may have no (or stale) lists: update on first failure.
 	if ! apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/dev/null; then
 		apt_update_once
 		apt-get install "${APT_OPTS[@]}" "${missing[@]}" >/dev/null
 	fi
+	path_unlock "$APT_LOCK"
 }
 
 # apt_candidate PKG: the version apt would install (empty if none).
@@ -220,27 +226,38 @@ chroot_run() {
 		setpriv --bounding-set -sys_module chroot "$root" "$@"
 }
 
-# chroot_lock ROOT / chroot_unlock ROOT: one run at a time in ROOT (the
-# lock also ends when the shell that took it exits).
-declare -gA CHROOT_LOCK_FD=()
-chroot_lock() {
-	local root=$1 fd
-	[[ -n ${CHROOT_LOCK_FD[$root]:-} ]] && return 0
-	mkdir -p "$(dirname "$root")"
-	exec {fd}>"$root.lock"
+# path_lock PATH / path_unlock PATH: one process at a time holds PATH.lock
+# (a chroot, the apt lists, a cached download), so that concurrent runs
+# (CI's lanes, two engineers) share the cache safely. Nested calls in one
+# shell only count; the lock also ends when the shell that took it exits.
+declare -gA PATH_LOCK_FD=() PATH_LOCK_DEPTH=()
+path_lock() {
+	local path=$1 fd
+	if [[ -n ${PATH_LOCK_FD[$path]:-} ]]; then
+		PATH_LOCK_DEPTH[$path]=$((PATH_LOCK_DEPTH[$path] + 1))
+		return 0
+	fi
+	mkdir -p "$(dirname "$path")"
+	exec {fd}>"$path.lock"
 	if ! flock -n "$fd"; then
-		msg "waiting for another run to finish with $root"
+		msg "waiting for another run to finish with $path"
 		flock "$fd"
 	fi
-	CHROOT_LOCK_FD[$root]=$fd
+	PATH_LOCK_FD[$path]=$fd
+	PATH_LOCK_DEPTH[$path]=1
 }
 
-chroot_unlock() {
-	local fd=${CHROOT_LOCK_FD[$1]:-}
+path_unlock() {
+	local path=$1 fd=${PATH_LOCK_FD[$1]:-}
 	[[ -n $fd ]] || return 0
+	PATH_LOCK_DEPTH[$path]=$((PATH_LOCK_DEPTH[$path] - 1))
+	((PATH_LOCK_DEPTH[$path] == 0)) || return 0
 	exec {fd}>&-
-	unset "CHROOT_LOCK_FD[$1]"
+	unset "PATH_LOCK_FD[$path]" "PATH_LOCK_DEPTH[$path]"
 }
+
+chroot_lock() { path_lock "$1"; }
+chroot_unlock() { path_unlock "$1"; }
 
 # chroot_mount_proc ROOT: /proc inside ROOT (objtool and dpkg need it).
 chroot_mount_proc() {
@@ -461,10 +478,20 @@ image_candidates() {
 	printf '%s\n' "linux-image-$1-unsigned" "linux-binary-$1" "linux-image-$1"
 }
 
-# fetch_vmlinuz WHERE KVER: cache KVER's vmlinuz; fails if no download works.
+# fetch_vmlinuz WHERE KVER: cache KVER's vmlinuz (one run at a time
+# fetches it); fails if no download works.
 fetch_vmlinuz() {
-	local where=$1 kver=$2 dest="$ASHMEM_CACHE/kernels/$2" tmp pkg deb vmlinuz
+	local dest="$ASHMEM_CACHE/kernels/$2" rc=0
 	[[ -s $dest/vmlinuz ]] && return 0
+	path_lock "$dest"
+	[[ -s $dest/vmlinuz ]] || download_vmlinuz "$@" || rc=$?
+	path_unlock "$dest"
+	return "$rc"
+}
+
+# download_vmlinuz WHERE KVER: fetch_vmlinuz's download and unpacking.
+download_vmlinuz() {
+	local where=$1 kver=$2 dest="$ASHMEM_CACHE/kernels/$2" tmp pkg deb vmlinuz
 	if [[ $where == sid ]]; then
 		tmpdir_under "$SID_ROOT/tmp"
 	else
@@ -518,6 +545,11 @@ ksrc_ensure() {
 	dir="$ASHMEM_CACHE/$pkg/$KSRC_VER"
 	KSRC=$dir
 	[[ -e $dir/.complete ]] && return 0
+	path_lock "$dir"
+	if [[ -e $dir/.complete ]]; then
+		path_unlock "$dir"
+		return 0
+	fi
 	msg "extracting kselftest headers and checkpatch from $(basename "$KSRC_DEB")"
 	for f in "${KSRC_FILES[@]}"; do
 		members+=("linux-source-6.12/$f")
@@ -529,6 +561,7 @@ ksrc_ensure() {
 	chmod 0755 "$tmp"
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
+	path_unlock "$dir"
 }
 
 # ksrc_deb: make sure the candidate linux-source-6.12 package is in
@@ -541,6 +574,7 @@ ksrc_deb() {
 	[[ -n $ver ]] || die "no candidate for $pkg in the host's apt suites"
 	debs="$ASHMEM_CACHE/debs"
 	mkdir -p "$debs"
+	path_lock "$debs/$pkg"
 	deb=$(find "$debs" -maxdepth 1 -name "${pkg}_${ver//[~:]/?}_all.deb" 2>/dev/null | head -n 1)
 	if [[ -z $deb ]]; then
 		tmpdir_under "$debs"
@@ -554,6 +588,7 @@ ksrc_deb() {
 		# Keep only this version's package (150 MB each).
 		find "$debs" -maxdepth 1 -name "${pkg}_*_all.deb" ! -samefile "$deb" -delete
 	fi
+	path_unlock "$debs/$pkg"
 	KSRC_VER=$ver
 	KSRC_DEB=$deb
 }
