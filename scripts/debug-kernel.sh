@@ -4,11 +4,10 @@
 # shellcheck disable=SC2034
 #
 # The debug guest kernel of make check-debug, sourced by check.sh after
-# lib.sh: Debian's linux-source-6.12 configured as x86_64_defconfig +
-# kvm_guest.config + scripts/debug-kernel.config (KASAN, lockdep, kmemleak,
-# UBSAN, fault injection), built once and cached under
-# $ASHMEM_CACHE/debug-kernel/<source version>-<fragment hash>/: under 20
-# minutes on 2 idle cores the first time, nothing afterwards.
+# lib.sh: Debian's linux-source-6.12 configured as allnoconfig plus
+# scripts/debug-kernel.config (what the guest boots and the tests use, and
+# KASAN, lockdep, kmemleak, UBSAN, fault injection), built once and cached
+# under $ASHMEM_CACHE/debug-kernel/<source version>-<fragment hash>/.
 
 DEBUG_FRAGMENT="$SCRIPTS/debug-kernel.config"
 # The series name make check-debug runs under.
@@ -25,7 +24,7 @@ fragment_options() {
 }
 
 # check_fragment_survived TREE: every option of the fragment is in TREE's
-# .config as written (olddefconfig silently drops what a dependency
+# .config as written (kconfig silently drops what a dependency
 # refuses).
 check_fragment_survived() {
 	local line lost=()
@@ -37,13 +36,12 @@ check_fragment_survived() {
 	die "the debug kernel's .config lacks ${#lost[@]} option(s) of $DEBUG_FRAGMENT"
 }
 
-# configure_debug_kernel TREE: defconfig + kvm_guest.config + the fragment.
+# configure_debug_kernel TREE: everything off but what the fragment names
+# and what that selects (kconfig's KCONFIG_ALLCONFIG: the fragment is the
+# seed of allnoconfig).
 configure_debug_kernel() {
 	local tree=$1
-	make -C "$tree" -s x86_64_defconfig
-	make -C "$tree" -s kvm_guest.config
-	(cd "$tree" && scripts/kconfig/merge_config.sh -m -O . .config "$DEBUG_FRAGMENT") >/dev/null
-	make -C "$tree" -s olddefconfig
+	make -C "$tree" -s allnoconfig KCONFIG_ALLCONFIG="$DEBUG_FRAGMENT"
 	check_fragment_survived "$tree"
 }
 
@@ -74,7 +72,7 @@ debug_kernel_ensure() {
 		msg "debug kernel: unpacking linux-source-6.12 $KSRC_VER"
 		ksrc_untar "$dir"
 		configure_debug_kernel "$dir"
-		msg "debug kernel: building bzImage and modules_prepare ($(nproc) jobs, under 20 min on 2 idle cores; log: $dir.build.log)"
+		msg "debug kernel: building bzImage and modules_prepare ($(nproc) jobs; log: $dir.build.log)"
 		if ! make -C "$dir" -j"$(nproc)" bzImage modules_prepare >"$dir.build.log" 2>&1; then
 			tail -n 40 "$dir.build.log" >&2
 			die "the debug kernel did not build (log: $dir.build.log)"
