@@ -73,11 +73,14 @@ int ashmem_region_register(struct ashmem_region *region)
  *
  * Every region is gone by then, but not every node of the xarray: an
  * xa_alloc_cyclic() that fails for want of memory can leave behind empty
- * nodes it had already linked in, and only xa_destroy() frees those.
+ * nodes it had already linked in, and only xa_destroy() frees those. Such
+ * nodes keep xa_empty() false, so the check is for an entry, not a node.
  */
 void ashmem_registry_exit(void)
 {
-	WARN_ON_ONCE(!xa_empty(&ashmem_registry));
+	unsigned long index = 0;
+
+	WARN_ON_ONCE(xa_find(&ashmem_registry, &index, ULONG_MAX, XA_PRESENT));
 	xa_destroy(&ashmem_registry);
 }
 
