@@ -115,8 +115,8 @@ fetch_busybox() {
 xroot_run() { chroot_run "$XROOT" "$@"; }
 
 # xroot_lock / xroot_unlock: one user of the chroot at a time.
-xroot_lock() { chroot_lock "$XROOT"; }
-xroot_unlock() { chroot_unlock "$XROOT"; }
+xroot_lock() { path_lock "$XROOT"; }
+xroot_unlock() { path_unlock "$XROOT"; }
 
 # xroot_bootstrap: debootstrap a fresh Debian 12 chroot, atomically.
 xroot_bootstrap() {

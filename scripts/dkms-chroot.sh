@@ -112,7 +112,7 @@ droot_ensure() {
 
 # droot_open: lock the chroot for this run, make it complete, mount /proc.
 droot_open() {
-	chroot_lock "$DROOT"
+	path_lock "$DROOT"
 	droot_ensure
 	chroot_mount_proc "$DROOT"
 }
@@ -120,7 +120,7 @@ droot_open() {
 # droot_close: unmount /proc and let the next run in.
 droot_close() {
 	chroot_umount_proc "$DROOT"
-	chroot_unlock "$DROOT"
+	path_unlock "$DROOT"
 }
 
 # ---------------------------------------------------------------- headers

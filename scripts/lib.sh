@@ -256,9 +256,6 @@ path_unlock() {
 	unset "PATH_LOCK_FD[$path]" "PATH_LOCK_DEPTH[$path]"
 }
 
-chroot_lock() { path_lock "$1"; }
-chroot_unlock() { path_unlock "$1"; }
-
 # chroot_mount_proc ROOT: /proc inside ROOT (objtool and dpkg need it).
 chroot_mount_proc() {
 	mountpoint -q "$1/proc" && return 0
@@ -320,20 +317,9 @@ sid_run() {
 }
 
 # sid_lock / sid_unlock: serialise use of the shared chroot between
-# concurrent runs (the lock also ends when the shell that took it exits).
-SID_LOCK_FD=
-sid_lock() {
-	[[ -n $SID_LOCK_FD ]] && return 0
-	mkdir -p "$ASHMEM_CACHE"
-	exec {SID_LOCK_FD}>"$ASHMEM_CACHE/.chroot-sid.lock"
-	flock "$SID_LOCK_FD"
-}
-
-sid_unlock() {
-	[[ -n $SID_LOCK_FD ]] || return 0
-	exec {SID_LOCK_FD}>&-
-	SID_LOCK_FD=
-}
+# concurrent runs.
+sid_lock() { path_lock "$ASHMEM_CACHE/.chroot-sid"; }
+sid_unlock() { path_unlock "$ASHMEM_CACHE/.chroot-sid"; }
 
 # sid_mount_proc: /proc inside the chroot (objtool and dpkg need it).
 sid_mount_proc() { chroot_mount_proc "$SID_ROOT"; }
