@@ -54,7 +54,8 @@ DEBUG_KVER=
 debug_kernel_ensure() {
 	local key dir lockfd t0
 	ksrc_deb
-	key="$KSRC_VER-$(sha256sum "$DEBUG_FRAGMENT" | cut -c1-12)"
+	# Keyed by the options, not the comments around them.
+	key="$KSRC_VER-$(fragment_options | sha256sum | cut -c1-12)"
 	dir="$ASHMEM_CACHE/debug-kernel/$key"
 	mkdir -p "$ASHMEM_CACHE/debug-kernel"
 	exec {lockfd}>"$dir.lock"
