@@ -23,8 +23,8 @@
  * Locking
  *
  * region->lock (mutex) protects every field of its region below and every
- * range of that region: the tree, each range's bounds and purged flag, and
- * whether the range sits on the LRU. Nothing copies from or to user memory
+ * range of that region: the tree, each range's bounds and purged prefix,
+ * and whether the range sits on the LRU. Nothing copies from or to user memory
  * and nothing allocates under it: the ioctls allocate before they take it,
  * and mmap() creates the backing file with it dropped and maps the file
  * after dropping it (@file is fixed once set).
@@ -35,9 +35,11 @@
  *
  * The shrinker walks the LRU under the list_lru lock and may only
  * mutex_trylock() a region's lock from there, never wait for it: reclaim
- * can be entered by a task that holds that lock. It drops the list_lru lock
- * before it purges, so it punches holes holding only the victim's region
- * lock, and nothing any other region needs.
+ * can be entered by a task that holds that lock. It claims a piece of the
+ * oldest range (ashmem_shrinker.c) and drops the list_lru lock before it
+ * purges, so it punches holes holding only the victim's region lock, for
+ * one piece at a time. A range that keeps unpurged pages stays on the LRU,
+ * in its place, while the piece is punched.
  *
  * The registry of open regions (an xarray, ashmem_stats.c) has its own
  * spinlock. Open and release take it alone; the debugfs listing takes a
@@ -84,11 +86,17 @@ struct ashmem_region {
 /**
  * struct ashmem_range - unpinned pages [@start, @last] of a region
  * @node: in @region->ranges
- * @lru: on the LRU while the range is unpinned and not purged
+ * @lru: on the LRU while some of its pages are not purged
  * @region: the region the pages belong to
  * @start: first page
  * @last: last page (inclusive)
- * @purged: the pages were discarded since they were unpinned
+ * @unpurged: first page not purged since the range was unpinned: pages
+ *	[@start, @unpurged) were purged, [@unpurged, @last] still hold their
+ *	data. @unpurged == @last + 1 once every page was purged.
+ *
+ * The shrinker purges a range from its first unpurged page on, a piece at a
+ * time, so the purged pages of a range are always a prefix of it; a PIN
+ * reports ASHMEM_WAS_PURGED exactly when it covers one of them.
  *
  * Allocated from a memcg-accounted cache through the LRU, so each range
  * lands on its memory cgroup's list and that cgroup's reclaim purges it.
@@ -99,12 +107,24 @@ struct ashmem_range {
 	struct ashmem_region *region;
 	pgoff_t start;
 	pgoff_t last;
-	bool purged;
+	pgoff_t unpurged;
 };
 
 static inline pgoff_t ashmem_range_pages(const struct ashmem_range *range)
 {
 	return range->last - range->start + 1;
+}
+
+/* Pages of @range that still hold data: what it has on the LRU. */
+static inline pgoff_t ashmem_range_live(const struct ashmem_range *range)
+{
+	return range->last + 1 - range->unpurged;
+}
+
+/* Whether any page of @range was purged. */
+static inline bool ashmem_range_any_purged(const struct ashmem_range *range)
+{
+	return range->unpurged != range->start;
 }
 
 void ashmem_region_put(struct ashmem_region *region);
@@ -119,7 +139,8 @@ void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
 bool ashmem_range_any_unpinned(struct ashmem_region *region, pgoff_t start,
 			       pgoff_t last);
 void ashmem_range_release_all(struct ashmem_region *region);
-unsigned long ashmem_range_purge(struct ashmem_range *range, bool shrinker);
+unsigned long ashmem_range_purge(struct ashmem_range *range, pgoff_t pages,
+				 bool shrinker);
 void ashmem_range_count(struct ashmem_region *region, unsigned long *unpinned,
 			unsigned long *purged);
 int ashmem_range_cache_init(void);
@@ -155,7 +176,7 @@ void ashmem_debugfs_exit(void);
 /* ashmem_shrinker.c: the LRU of unpinned, unpurged ranges */
 void ashmem_lru_add(struct ashmem_range *range);
 void ashmem_lru_del(struct ashmem_range *range);
-void ashmem_lru_resize(struct ashmem_range *range, pgoff_t start, pgoff_t last);
+void ashmem_lru_shrink(pgoff_t pages);
 unsigned long ashmem_purge_all(void);
 unsigned long ashmem_lru_pages(void);
 struct list_lru *ashmem_lru_list(void);

@@ -175,30 +175,34 @@ static inline void ashmem_shrinker_free(struct shrinker *shrinker)
 /*
  * 6.13 dropped the spinlock argument of list_lru walk callbacks (the lock
  * is now the list's own) and made the walk retake the lock itself after a
- * callback that returns LRU_REMOVED_RETRY; before, the callback retook it.
- * ASHMEM_LRU_WALK_ARGS declares a callback's parameters; inside it,
- * ASHMEM_LRU_WALK_LOCK is the lock the walk holds, and a callback that
- * dropped it returns ashmem_lru_removed_unlocked(ASHMEM_LRU_WALK_LOCK).
+ * callback that returns LRU_RETRY or LRU_REMOVED_RETRY; before, the
+ * callback retook it. ASHMEM_LRU_WALK_ARGS declares a callback's
+ * parameters; inside it, ASHMEM_LRU_WALK_LOCK is the lock the walk holds,
+ * and a callback that dropped it returns
+ * ashmem_lru_walk_relock(ASHMEM_LRU_WALK_LOCK, LRU_RETRY or
+ * LRU_REMOVED_RETRY).
  */
 #if KERNEL_VERSION(6, 13, 0) <= LINUX_VERSION_CODE
 #define ASHMEM_LRU_WALK_ARGS	struct list_head *item, struct list_lru_one *list, \
 				void *cb_arg
 #define ASHMEM_LRU_WALK_LOCK	(&list->lock)
 
-static inline enum lru_status ashmem_lru_removed_unlocked(spinlock_t *lock)
+static inline enum lru_status ashmem_lru_walk_relock(spinlock_t *lock,
+						     enum lru_status status)
 {
-	return LRU_REMOVED_RETRY;
+	return status;
 }
 #else
 #define ASHMEM_LRU_WALK_ARGS	struct list_head *item, struct list_lru_one *list, \
 				spinlock_t *lru_lock, void *cb_arg
 #define ASHMEM_LRU_WALK_LOCK	(lru_lock)
 
-static inline enum lru_status ashmem_lru_removed_unlocked(spinlock_t *lock)
+static inline enum lru_status ashmem_lru_walk_relock(spinlock_t *lock,
+						     enum lru_status status)
 	__acquires(lock)
 {
 	spin_lock(lock);
-	return LRU_REMOVED_RETRY;
+	return status;
 }
 #endif
 

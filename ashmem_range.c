@@ -87,16 +87,19 @@ static void range_insert(struct ashmem_region *region, struct ashmem_range *new)
 	rb_insert_color(&new->node, &region->ranges);
 }
 
-/* Add @range as unpinned pages [@start, @last]; purged ranges stay off the LRU. */
+/*
+ * Add @range as unpinned pages [@start, @last], of which [@start, @unpurged)
+ * were purged; it goes on the LRU if any of its pages were not.
+ */
 static void range_add(struct ashmem_region *region, struct ashmem_range *range,
-		      pgoff_t start, pgoff_t last, bool purged)
+		      pgoff_t start, pgoff_t last, pgoff_t unpurged)
 {
 	range->region = region;
 	range->start = start;
 	range->last = last;
-	range->purged = purged;
+	range->unpurged = unpurged;
 	range_insert(region, range);
-	if (!purged)
+	if (ashmem_range_live(range))
 		ashmem_lru_add(range);
 }
 
@@ -104,9 +107,34 @@ static void range_add(struct ashmem_region *region, struct ashmem_range *range,
 static void range_remove(struct ashmem_region *region, struct ashmem_range *range)
 {
 	rb_erase(&range->node, &region->ranges);
-	if (!range->purged)
+	if (ashmem_range_live(range))
 		ashmem_lru_del(range);
 	ashmem_range_free(range);
+}
+
+/*
+ * Narrow @range to [@start, @last], pages it already covers, keeping its
+ * place in the tree and, if it keeps unpurged pages, on the LRU.
+ */
+static void range_narrow(struct ashmem_range *range, pgoff_t start, pgoff_t last)
+{
+	pgoff_t live = ashmem_range_live(range);
+	pgoff_t unpurged = clamp(range->unpurged, start, last + 1);
+
+	if (live && unpurged > last)
+		ashmem_lru_del(range);
+	else if (live)
+		ashmem_lru_shrink(live - (last + 1 - unpurged));
+	range->start = start;
+	range->last = last;
+	range->unpurged = unpurged;
+}
+
+/* Whether a PIN of [@start, @last] covers a purged page of @range. */
+static bool range_purged_within(const struct ashmem_range *range, pgoff_t start,
+				pgoff_t last)
+{
+	return range->start <= last && range->unpurged > max(start, range->start);
 }
 
 static struct ashmem_range *take_spare(struct ashmem_range **spare)
@@ -124,17 +152,20 @@ static struct ashmem_range *take_spare(struct ashmem_range **spare)
  * @last: last page
  * @spare: a range from ashmem_range_alloc(); taken (set to NULL) if used
  *
- * The new range absorbs every range it overlaps, and is marked purged if
- * any of them was, as Android does. It also absorbs adjacent ranges in the
- * same purge state, which keeps the tree small without ever reporting
- * WAS_PURGED for pages that were not. Pages already unpinned as a whole
- * keep their range, and so their place on the LRU.
+ * The new range absorbs every range it overlaps, and is marked purged as a
+ * whole if any of them had a purged page, as Android does. It also absorbs
+ * an adjacent range when the purged pages of the two still form a prefix
+ * of the whole (a purged range before, or an unpurged one after), which
+ * keeps the tree small without ever reporting WAS_PURGED for pages that
+ * were not. Pages already unpinned as a whole keep their range, and so
+ * their place on the LRU.
  */
 void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
 			pgoff_t last, struct ashmem_range **spare)
 {
 	struct ashmem_range *range, *prev, *next;
 	bool purged = false;
+	pgoff_t unpurged;
 
 	range = range_first_from(region, start);
 	if (range && range->start <= start && range->last >= last)
@@ -146,21 +177,30 @@ void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
 		next = range_of(rb_next(&range->node));
 		start = min(start, range->start);
 		last = max(last, range->last);
-		purged |= range->purged;
+		purged |= ashmem_range_any_purged(range);
 		range_remove(region, range);
 		range = next;
 	}
+	unpurged = purged ? last + 1 : start;
 
-	if (prev && prev->last + 1 == start && prev->purged == purged) {
+	/* A purged prefix followed by the new pages. */
+	if (prev && prev->last + 1 == start &&
+	    (!ashmem_range_live(prev) || unpurged == start)) {
+		if (ashmem_range_live(prev))
+			unpurged = prev->unpurged;
 		start = prev->start;
 		range_remove(region, prev);
 	}
-	if (range && range->start == last + 1 && range->purged == purged) {
+	/* The new pages followed by a range whose purged pages lead it. */
+	if (range && range->start == last + 1 &&
+	    (unpurged == last + 1 || !ashmem_range_any_purged(range))) {
+		if (unpurged == last + 1)
+			unpurged = range->unpurged;
 		last = range->last;
 		range_remove(region, range);
 	}
 
-	range_add(region, take_spare(spare), start, last, purged);
+	range_add(region, take_spare(spare), start, last, unpurged);
 }
 
 /**
@@ -171,7 +211,7 @@ void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
  * @spare: a range from ashmem_range_alloc() or NULL; taken (set to NULL)
  *	if a range has to be split in two
  *
- * Return: ASHMEM_WAS_PURGED if any range overlapping the pages was purged,
+ * Return: ASHMEM_WAS_PURGED if any of the pages was purged while unpinned,
  * else ASHMEM_NOT_PURGED; -EAGAIN, with nothing changed, if a range has to
  * be split and there is no @spare.
  */
@@ -187,21 +227,22 @@ int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last,
 
 	for (; range && range->start <= last; range = next) {
 		next = range_of(rb_next(&range->node));
-		if (range->purged)
+		if (range_purged_within(range, start, last))
 			ret = ASHMEM_WAS_PURGED;
 
 		if (range->start >= start && range->last <= last) {
 			range_remove(region, range);
 		} else if (range->start < start && range->last > last) {
 			pgoff_t tail_last = range->last;
+			pgoff_t tail_unpurged = max(range->unpurged, last + 1);
 
-			ashmem_lru_resize(range, range->start, start - 1);
+			range_narrow(range, range->start, start - 1);
 			range_add(region, take_spare(spare), last + 1, tail_last,
-				  range->purged);
+				  tail_unpurged);
 		} else if (range->start < start) {
-			ashmem_lru_resize(range, range->start, start - 1);
+			range_narrow(range, range->start, start - 1);
 		} else {
-			ashmem_lru_resize(range, last + 1, range->last);
+			range_narrow(range, last + 1, range->last);
 		}
 	}
 	return ret;
@@ -222,7 +263,7 @@ void ashmem_range_release_all(struct ashmem_region *region)
 	struct ashmem_range *range, *next;
 
 	rbtree_postorder_for_each_entry_safe(range, next, &region->ranges, node) {
-		if (!range->purged)
+		if (ashmem_range_live(range))
 			ashmem_lru_del(range);
 		ashmem_range_free(range);
 	}
@@ -230,37 +271,41 @@ void ashmem_range_release_all(struct ashmem_region *region)
 }
 
 /**
- * ashmem_range_purge() - discard the pages of a range taken off the LRU
+ * ashmem_range_purge() - discard the first unpurged pages of a range
  * @range: the range; its region is locked and has a backing file
+ * @pages: how many, at most ashmem_range_live(@range); the caller took them
+ *	off the LRU's count, and the range itself off the LRU if that is all
  * @shrinker: whether the shrinker purges it (for the trace event)
  *
  * Punches a hole in the backing file, so the pages read back as zeros, and
- * marks the range purged so the next PIN over it reports ASHMEM_WAS_PURGED.
+ * moves the range's purged prefix past them so the next PIN over any of
+ * them reports ASHMEM_WAS_PURGED.
  *
- * Return: how many of its pages were resident and so were freed.
+ * Return: how many pages of the file were resident and so were freed.
  */
-unsigned long ashmem_range_purge(struct ashmem_range *range, bool shrinker)
+unsigned long ashmem_range_purge(struct ashmem_range *range, pgoff_t pages,
+				 bool shrinker)
 {
-	struct address_space *mapping = range->region->file->f_mapping;
-	loff_t start = (loff_t)range->start << PAGE_SHIFT;
-	loff_t len = (loff_t)ashmem_range_pages(range) << PAGE_SHIFT;
+	struct ashmem_region *region = range->region;
+	struct address_space *mapping = region->file->f_mapping;
+	pgoff_t first = range->unpurged;
 	unsigned long resident = READ_ONCE(mapping->nrpages);
 	int err;
 
-	err = vfs_fallocate(range->region->file,
-			    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, len);
+	err = vfs_fallocate(region->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    (loff_t)first << PAGE_SHIFT, (loff_t)pages << PAGE_SHIFT);
 	/*
 	 * shmem refuses a punch only on a sealed file, which ours cannot be.
-	 * Should it fail anyway, the range still counts as purged: after
+	 * Should it fail anyway, the pages still count as purged: after
 	 * WAS_PURGED the caller treats the contents as undefined.
 	 */
 	if (err)
 		pr_warn_ratelimited("purging %lu pages failed: %d\n",
-				    (unsigned long)ashmem_range_pages(range), err);
-	range->purged = true;
-	range->region->purges++;
-	atomic_long_add(ashmem_range_pages(range), &ashmem_stats.purged_pages);
-	trace_ashmem_purge(range, shrinker);
+				    (unsigned long)pages, err);
+	range->unpurged = first + pages;
+	region->purges++;
+	atomic_long_add(pages, &ashmem_stats.purged_pages);
+	trace_ashmem_purge(region, first, pages, shrinker);
 
 	/* Faults on other pages of the file may race: only an estimate. */
 	return resident - min(resident, READ_ONCE(mapping->nrpages));
@@ -282,7 +327,8 @@ void ashmem_range_count(struct ashmem_region *region, unsigned long *unpinned,
 	for (node = rb_first(&region->ranges); node; node = rb_next(node)) {
 		struct ashmem_range *range = range_of(node);
 
-		*(range->purged ? purged : unpinned) += ashmem_range_pages(range);
+		*unpinned += ashmem_range_live(range);
+		*purged += range->unpurged - range->start;
 	}
 }
 

@@ -12,8 +12,13 @@
 
 #include <linux/list_lru.h>
 #include <linux/math.h>
+#include <linux/memcontrol.h>
+#include <linux/minmax.h>
+#include <linux/mmzone.h>
 #include <linux/percpu_counter.h>
 #include <linux/shrinker.h>
+#include <linux/sizes.h>
+#include <linux/swap.h>
 
 #include "ashmem.h"
 #include "ashmem_compat.h"
@@ -38,25 +43,20 @@ struct list_lru *ashmem_lru_list(void)
 
 void ashmem_lru_add(struct ashmem_range *range)
 {
-	percpu_counter_add(&ashmem_lru_nr_pages, ashmem_range_pages(range));
+	percpu_counter_add(&ashmem_lru_nr_pages, ashmem_range_live(range));
 	ashmem_list_lru_add(&ashmem_lru, &range->lru);
 }
 
 void ashmem_lru_del(struct ashmem_range *range)
 {
 	ashmem_list_lru_del(&ashmem_lru, &range->lru);
-	percpu_counter_sub(&ashmem_lru_nr_pages, ashmem_range_pages(range));
+	percpu_counter_sub(&ashmem_lru_nr_pages, ashmem_range_live(range));
 }
 
-/* Move the bounds of @range, keeping its place on the LRU if it has one. */
-void ashmem_lru_resize(struct ashmem_range *range, pgoff_t start, pgoff_t last)
+/* @pages of a range that stays on the LRU were pinned again or purged. */
+void ashmem_lru_shrink(pgoff_t pages)
 {
-	long delta = (long)(last - start) - (long)(range->last - range->start);
-
-	range->start = start;
-	range->last = last;
-	if (!range->purged)
-		percpu_counter_add(&ashmem_lru_nr_pages, delta);
+	percpu_counter_sub(&ashmem_lru_nr_pages, pages);
 }
 
 /* Return: the pages on the LRU, summed over the CPUs. */
@@ -65,9 +65,17 @@ unsigned long ashmem_lru_pages(void)
 	return percpu_counter_sum_positive(&ashmem_lru_nr_pages);
 }
 
+/*
+ * The most pages one purge punches while it holds a region's lock: a hole
+ * of 2 MiB takes well under a millisecond, which bounds how long a PIN of
+ * that region or another reclaimer waits behind a purge. The shrinker's own
+ * pieces are smaller still: reclaim asks for SHRINK_BATCH (128) pages a call.
+ */
+#define ASHMEM_PURGE_PIECE	((unsigned long)SZ_2M >> PAGE_SHIFT)
+
 /**
  * struct ashmem_purge_ctl - one walk of the LRU
- * @budget: pages the walk should free; it stops taking victims after that
+ * @budget: pages the walk should purge; it stops taking pieces after that
  * @freed: unpinned pages purged so far, the shrinker's unit
  * @resident: of those, the pages that were in memory and so were freed
  * @shrinker: the walk is the shrinker's, not ASHMEM_PURGE_ALL_CACHES
@@ -80,33 +88,136 @@ struct ashmem_purge_ctl {
 };
 
 /*
- * Called by list_lru with the list's lock held. Takes the range off the
- * LRU only if its region can be locked without waiting, then drops the
- * list's lock to purge, as LRU_REMOVED_RETRY allows: the walk starts over.
+ * Called by list_lru with the list's lock held, oldest range first. If the
+ * range's region can be locked without waiting, claims a piece of the
+ * range's first unpurged pages, no larger than what the walk still needs;
+ * only a range that gives up its last unpurged pages leaves the LRU, the
+ * rest stays where it is for the next reclaimer. Then drops the list's lock
+ * to punch the piece, as LRU_RETRY and LRU_REMOVED_RETRY allow: the walk
+ * starts over, at the same range if it has pages left.
  */
 static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 {
 	struct ashmem_range *range = container_of(item, struct ashmem_range, lru);
 	struct ashmem_region *region = range->region;
 	struct ashmem_purge_ctl *ctl = cb_arg;
+	pgoff_t live, pages;
 
 	if (ctl->freed >= ctl->budget)
 		return LRU_SKIP;
 	if (!mutex_trylock(&region->lock))
 		return LRU_SKIP;
 
+	live = ashmem_range_live(range);
+	pages = min3(live, ctl->budget - ctl->freed, ASHMEM_PURGE_PIECE);
+	if (pages == live)
+		list_lru_isolate(list, item);
+	percpu_counter_sub(&ashmem_lru_nr_pages, pages);
 	/* On the LRU means not yet released: the region holds a reference. */
-	list_lru_isolate(list, item);
-	percpu_counter_sub(&ashmem_lru_nr_pages, ashmem_range_pages(range));
 	refcount_inc(&region->ref);
 	spin_unlock(ASHMEM_LRU_WALK_LOCK);
 
-	ctl->freed += ashmem_range_pages(range);
-	ctl->resident += ashmem_range_purge(range, ctl->shrinker);
+	ctl->freed += pages;
+	ctl->resident += ashmem_range_purge(range, pages, ctl->shrinker);
 	mutex_unlock(&region->lock);
 	ashmem_region_put(region);
 
-	return ashmem_lru_removed_unlocked(ASHMEM_LRU_WALK_LOCK);
+	return ashmem_lru_walk_relock(ASHMEM_LRU_WALK_LOCK,
+				      pages == live ? LRU_REMOVED_RETRY : LRU_RETRY);
+}
+
+#ifdef CONFIG_MEMCG
+/*
+ * Room a memory cgroup needs below its limits before its reclaim is done.
+ * A charge that can end in an OOM kill asks for at most
+ * 1 << PAGE_ALLOC_COSTLY_ORDER pages (mem_cgroup_oom() lets larger charges
+ * fail instead), and memcg charges a CPU's stock MEMCG_CHARGE_BATCH pages
+ * at a time: with that much room, the charge that entered reclaim goes
+ * through and the next ones need no reclaim at all.
+ */
+#define ASHMEM_MEMCG_ROOM	max_t(unsigned long, MEMCG_CHARGE_BATCH, \
+				      1UL << PAGE_ALLOC_COSTLY_ORDER)
+
+/**
+ * ashmem_memcg_has_room() - whether reclaim for @memcg's cgroups is done
+ * @memcg: the cgroup whose list the shrinker is asked to scan
+ *
+ * Reclaim for a memory cgroup (a charge at memory.max, memory.high) walks
+ * the lists of the cgroup over its limit and of its descendants: the
+ * cgroup it reclaims for is @memcg or one of its ancestors. It stops when
+ * it has reclaimed what it asked for, but from 6.4 on it no longer counts
+ * what shrinkers free (flush_reclaim_state() credits global reclaim only),
+ * so it would go on down to priority 0 and purge the whole list. Instead of
+ * that credit the shrinker asks the cgroups themselves.
+ *
+ * Return: true if at least one cgroup from @memcg up to the root (not
+ * included) has a limit, and each such cgroup has ASHMEM_MEMCG_ROOM pages
+ * of room below its memory.max and its memory.high; false if one of them
+ * needs memory, or if none has a limit (then only global reclaim or a
+ * request through memory.reclaim can have come here).
+ */
+static bool ashmem_memcg_has_room(struct mem_cgroup *memcg)
+{
+	bool limited = false;
+
+	for (; memcg && parent_mem_cgroup(memcg); memcg = parent_mem_cgroup(memcg)) {
+		unsigned long usage = page_counter_read(&memcg->memory);
+		unsigned long max = READ_ONCE(memcg->memory.max);
+		unsigned long high = READ_ONCE(memcg->memory.high);
+
+		if (max == PAGE_COUNTER_MAX && high == PAGE_COUNTER_MAX)
+			continue;
+		limited = true;
+		if (usage + ASHMEM_MEMCG_ROOM > min(max, high))
+			return false;
+	}
+	return limited;
+}
+#else
+static bool ashmem_memcg_has_room(struct mem_cgroup *memcg)
+{
+	return false;
+}
+#endif
+
+/*
+ * Whether a zone of node @nid is below its high watermark, the level
+ * kswapd reclaims up to: global reclaim runs on the node only then.
+ */
+static bool ashmem_node_short(int nid)
+{
+	pg_data_t *pgdat = NODE_DATA(nid);
+	int i;
+
+	for (i = 0; i < MAX_NR_ZONES; i++) {
+		struct zone *zone = &pgdat->node_zones[i];
+
+		if (managed_zone(zone) &&
+		    zone_page_state(zone, NR_FREE_PAGES) < high_wmark_pages(zone))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * ashmem_reclaim_has_enough() - whether the reclaim that called needs no
+ *	more purging
+ * @sc: the shrinker's control
+ *
+ * Global reclaim (kswapd, or an allocation the node could not serve) counts
+ * the pages the shrinker reports freed (ashmem_account_reclaimed_pages())
+ * and stops calling once it has what it needs; it also visits the lists
+ * of cgroups that have room to spare. Reclaim for a memory cgroup does not
+ * count them (see ashmem_memcg_has_room()), so it is over when the cgroups
+ * it can be for have room again, unless the node itself is short.
+ *
+ * Return: true if the shrinker should stop for @sc.
+ */
+static bool ashmem_reclaim_has_enough(struct shrink_control *sc)
+{
+	if (current_is_kswapd() || mem_cgroup_disabled())
+		return false;
+	return ashmem_memcg_has_room(sc->memcg) && !ashmem_node_short(sc->nid);
 }
 
 /*
@@ -147,11 +258,13 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 	/* Pairs with the release in ashmem_shrinker_init(). */
 	if (!smp_load_acquire(&ashmem_lru_ready))
 		return SHRINK_STOP;
+	if (ashmem_reclaim_has_enough(sc))
+		return SHRINK_STOP;
 
 	list_lru_shrink_walk(&ashmem_lru, sc, ashmem_lru_isolate, &ctl);
 	/*
-	 * Reclaim counts only the pages it freed itself; without this credit
-	 * it would go on to lower priorities and purge the whole list.
+	 * Global reclaim counts only the pages it freed itself; without this
+	 * credit it would go on to lower priorities and purge the whole list.
 	 */
 	ashmem_account_reclaimed_pages(ctl.resident);
 	atomic_long_inc(&ashmem_stats.shrinker_scans);

@@ -86,8 +86,9 @@ DEFINE_EVENT(ashmem_pages, ashmem_unpin,
 );
 
 TRACE_EVENT(ashmem_purge,
-	TP_PROTO(const struct ashmem_range *range, bool shrinker),
-	TP_ARGS(range, shrinker),
+	TP_PROTO(const struct ashmem_region *region, pgoff_t start,
+		 pgoff_t pages, bool shrinker),
+	TP_ARGS(region, start, pages, shrinker),
 	TP_STRUCT__entry(
 		__field(u32, id)
 		__field(unsigned long, start)
@@ -95,9 +96,9 @@ TRACE_EVENT(ashmem_purge,
 		__field(bool, shrinker)
 	),
 	TP_fast_assign(
-		__entry->id = range->region->id;
-		__entry->start = range->start;
-		__entry->pages = range->last - range->start + 1;
+		__entry->id = region->id;
+		__entry->start = start;
+		__entry->pages = pages;
 		__entry->shrinker = shrinker;
 	),
 	TP_printk("id=%u start=%lu pages=%lu by=%s", __entry->id,
