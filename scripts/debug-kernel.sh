@@ -105,16 +105,18 @@ debug_kernel_install() {
 }
 
 # debug_guest_settings: how check.sh --debug runs its guest: the
-# reliability tests a minute each, room for KASAN's shadow memory and for
-# a kernel that runs several times slower than Debian's, and two test
-# builds fewer.
+# reliability tests a minute each, one round of each pressure test, room
+# for KASAN's shadow memory and for a kernel that runs several times slower
+# than Debian's, and three test builds fewer.
 debug_guest_settings() {
 	ASHMEM_RELIABILITY_SECONDS=${ASHMEM_RELIABILITY_SECONDS:-60}
-	GUEST_ENV=("ASHMEM_RELIABILITY_SECONDS=$ASHMEM_RELIABILITY_SECONDS")
+	GUEST_ENV=("ASHMEM_RELIABILITY_SECONDS=$ASHMEM_RELIABILITY_SECONDS"
+		"ASHMEM_PRESSURE_ROUNDS=${ASHMEM_PRESSURE_ROUNDS:-1}")
 	GUEST_MEM=2048
 	BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-3600}
-	# Ten minutes of KASAN for nothing new: the 32-bit builds of the
-	# 10,000-region test (the 64-bit one and the compat path of every
-	# call already run) and of ashmem-stat's test (a userspace tool).
-	TESTS_SKIP=(ashmem_stress_test_32 ashmem_stat_test_32)
+	# KASAN minutes for nothing new: the 32-bit builds of the
+	# 10,000-region test and of the pressure test (the 64-bit ones and the
+	# compat path of every call already run) and of ashmem-stat's test (a
+	# userspace tool).
+	TESTS_SKIP=(ashmem_stress_test_32 ashmem_pressure_test_32 ashmem_stat_test_32)
 }
