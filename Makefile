@@ -11,16 +11,41 @@ all: modules
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-modules_install install: modules
+modules_install: modules
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(KVER)
+
+install: modules_install install-host
+
+# What makes /dev/ashmem<boot_id>, the name Android 16's libcutils opens,
+# at every load of the module (host/): the udev rule, and for hosts without
+# udev the modprobe.d lines and the script they run. debian/rules installs
+# them the same way. Into a live system (no DESTDIR), udev rereads its rules
+# and, if the module is loaded, makes the name at once.
+UDEVDIR ?= /lib/udev
+MODPROBEDIR ?= /lib/modprobe.d
+HELPERDIR = /usr/lib/ashmem-linux
+
+install-host:
+	install -D -m 0644 host/60-ashmem-linux.rules $(DESTDIR)$(UDEVDIR)/rules.d/60-ashmem-linux.rules
+	install -D -m 0644 host/ashmem-linux-modprobe.conf $(DESTDIR)$(MODPROBEDIR)/ashmem-linux.conf
+	install -D -m 0755 host/ashmem-boot-id-node $(DESTDIR)$(HELPERDIR)/ashmem-boot-id-node
+	@if [ -z "$(DESTDIR)" ] && [ -e /sys/class/misc/ashmem ]; then \
+		if command -v udevadm >/dev/null && [ -S /run/udev/control ]; then \
+			udevadm control --reload && \
+			udevadm trigger --action=add --subsystem-match=misc --sysname-match=ashmem; \
+		else \
+			$(HELPERDIR)/ashmem-boot-id-node; \
+		fi; \
+	fi
 
 # The module's version (ASHMEM_VERSION in ashmem.c): DKMS and the Debian
 # package are named after it.
 ASHMEM_VERSION := $(shell sed -n 's/.*define ASHMEM_VERSION[^"]*"\([^"]*\)".*/\1/p' ashmem.c)
 
 # The module's sources as DKMS builds them, installed into
-# $(DESTDIR)/usr/src/ashmem-linux-<version>, where "dkms add" finds them.
+# $(DESTDIR)/usr/src/ashmem-linux-<version>, where "dkms add" finds them
+# (install-host adds what makes the device's second name).
 # debian/rules and scripts/dkms-check.sh install them the same way.
 DKMS_SOURCES = $(sort $(wildcard *.c *.h)) Kbuild Makefile dkms.conf uapi
 DKMS_DIR = $(DESTDIR)/usr/src/ashmem-linux-$(ASHMEM_VERSION)
@@ -81,5 +106,5 @@ dkms-check:
 deb:
 	scripts/deb.sh
 
-.PHONY: all modules modules_install install clean check check-debug demo bench check-arm64 bench-arm64 lint \
+.PHONY: all modules modules_install install install-host clean check check-debug demo bench check-arm64 bench-arm64 lint \
 	dkms-source dkms-check deb

@@ -14,8 +14,10 @@
 # (warnings are listed) and on any failed step of the install check:
 # with the headers of the newest Debian 6.1 and 6.12 kernels in the chroot
 # (KVER_6_1, KVER_6_12 pin others), dpkg -i must leave the module built and
-# installed by DKMS for each, and the modules-load.d entry; dpkg --purge
-# must leave nothing of it in /usr/src, /var/lib/dkms or /lib/modules.
+# installed by DKMS for each, the modules-load.d entry, and the udev rule,
+# modprobe.d lines and script of host/ that make /dev/ashmem<boot_id>;
+# dpkg --purge must leave nothing of it in /usr/src, /var/lib/dkms,
+# /lib/modules, nor those files.
 
 # Single-quoted sh -c scripts get their arguments as $1.. on purpose.
 # shellcheck disable=SC2016
@@ -31,7 +33,7 @@ OUT=${ASHMEM_DEB_OUT:-$ASHMEM_SRC/build/deb}
 DEB_SERIES=(6.1 6.12)
 
 usage() {
-	sed -n '4,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '4,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit "${1:-0}"
 }
 
@@ -77,9 +79,46 @@ run_lintian() {
 	((rc == 0 && ne == 0)) || die "lintian reports errors (exit $rc)"
 }
 
+# What makes /dev/ashmem<boot_id>: each file of host/ (make install-host),
+# where the package puts it and its mode, as SOURCE:PATH:MODE.
+HOST_FILES=(60-ashmem-linux.rules:/lib/udev/rules.d/60-ashmem-linux.rules:644
+	ashmem-linux-modprobe.conf:/lib/modprobe.d/ashmem-linux.conf:644
+	ashmem-boot-id-node:/usr/lib/ashmem-linux/ashmem-boot-id-node:755)
+
+# check_host_files: the package installed the files of HOST_FILES, each the
+# same as in host/ and with its mode, and modprobe reads the install and
+# remove lines.
+check_host_files() {
+	local entry src path mode config
+	for entry in "${HOST_FILES[@]}"; do
+		IFS=: read -r src path mode <<<"$entry"
+		[[ -f $DROOT$path ]] || die "after dpkg -i, $path is missing"
+		cmp -s "$ASHMEM_SRC/host/$src" "$DROOT$path" || die "$path is not host/$src"
+		[[ $(stat -c %a "$DROOT$path") == "$mode" ]] ||
+			die "$path has mode $(stat -c %a "$DROOT$path"), expected $mode"
+	done
+	config=$(droot_run modprobe --showconfig)
+	grep -q '^install ashmem_linux .*ashmem-boot-id-node --unless-udev' <<<"$config" ||
+		die "modprobe does not read the install line of ashmem-linux.conf"
+	grep -q '^remove ashmem_linux .*ashmem-boot-id-node --remove' <<<"$config" ||
+		die "modprobe does not read the remove line of ashmem-linux.conf"
+	msg "the udev rule, the modprobe.d lines and ashmem-boot-id-node are installed"
+}
+
+# check_host_files_gone: dpkg --purge removed HOST_FILES and their directory.
+check_host_files_gone() {
+	local entry src path mode
+	for entry in "${HOST_FILES[@]}"; do
+		IFS=: read -r src path mode <<<"$entry"
+		[[ ! -e $DROOT$path ]] || die "dpkg --purge left $path"
+	done
+	[[ ! -e $DROOT/usr/lib/ashmem-linux ]] || die "dpkg --purge left /usr/lib/ashmem-linux"
+}
+
 # install_check DEB VER LOG KVER...: dpkg -i, then for each KVER: DKMS
 # reports the module installed and the file is there, built for KVER; the
-# modules-load.d entry names the module. Then dpkg --purge leaves nothing.
+# modules-load.d entry names the module; the files of check_host_files.
+# Then dpkg --purge leaves nothing.
 install_check() {
 	local deb=$1 ver=$2 log=$3 k ko vermagic left
 	shift 3
@@ -103,6 +142,7 @@ install_check() {
 	[[ $(cat "$DROOT$MODULES_LOAD_CONF" 2>/dev/null) == ashmem_linux ]] ||
 		die "$MODULES_LOAD_CONF is missing or does not name ashmem_linux"
 	msg "$MODULES_LOAD_CONF loads ashmem_linux at boot"
+	check_host_files
 	msg "dpkg --purge $DEB_NAME"
 	{
 		printf '+ dpkg --purge %s\n' "$DEB_NAME"
@@ -110,7 +150,8 @@ install_check() {
 	} >>"$log" 2>&1 || die "dpkg --purge failed (log: $log)"
 	left=$(droot_leftovers)
 	[[ -z $left ]] || die "dpkg --purge left: ${left//$'\n'/, }"
-	msg "dpkg --purge left nothing in /usr/src, /var/lib/dkms, /lib/modules"
+	check_host_files_gone
+	msg "dpkg --purge left nothing in /usr/src, /var/lib/dkms, /lib/modules, nor the udev, modprobe.d and helper files"
 }
 
 main() {
@@ -159,7 +200,7 @@ main() {
 	printf '\n%s\n' "==== deb ===="
 	printf 'package  %s\n' "$OUT/$(basename "$deb")"
 	printf 'lintian  %s\n' "$LINTIAN_SUMMARY"
-	printf 'install  PASS: dpkg -i built the module for %s; modules-load.d entry; dpkg --purge left nothing\n' "${kvers[*]}"
+	printf 'install  PASS: dpkg -i built the module for %s; modules-load.d entry; udev rule, modprobe.d lines, boot-id helper; dpkg --purge left nothing\n' "${kvers[*]}"
 	printf 'time     build+lintian %ss, total %ss\n' "$t_build" "$(elapsed "$t0")"
 }
 
