@@ -101,6 +101,7 @@ make_initramfs() {
 	mkdir -p "$root"/{bin,dev,etc,proc,sys,tmp}
 	cp "$busybox" "$root/bin/busybox"
 	install -m 0755 "$SCRIPTS/guest-init.sh" "$root/init"
+	install -D -m 0755 "$ASHMEM_SRC/host/ashmem-boot-id-node" "$root/usr/lib/ashmem-linux/ashmem-boot-id-node"
 	printf '%s\n' "$mode" >"$root/etc/ashmem-bench-mode"
 	if ((${#GUEST_ENV[@]})); then
 		printf 'export %q\n' "${GUEST_ENV[@]}" >"$root/etc/ashmem-env"
