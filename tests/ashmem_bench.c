@@ -2,7 +2,7 @@
 /*
  * ashmem_bench: what /dev/ashmem costs on the kernel it runs on.
  *
- * Eight figures, each measured by one function below:
+ * Nine figures, each measured by one function below:
  *
  *  1. lifecycle: open /dev/ashmem, SET_NAME, SET_SIZE (64 KiB), mmap,
  *     write one page, munmap, close; against memfd_create, ftruncate, mmap,
@@ -30,7 +30,13 @@
  *     control, the same ranges purged one PURGE_ALL_CACHES call at a time.
  *  8. the shrinker: a child in a cgroup with memory.max holds unpinned
  *     ashmem, then allocates anonymous memory that only purging can make
- *     room for; pages purged and pages purged per second of allocation.
+ *     room for; pages purged, pages purged per second of allocation, and
+ *     pages purged per page the cgroup needed.
+ *  9. the host short of memory: half of RAM unpinned in one range, then a
+ *     child touches what is available plus a quarter of that range: the
+ *     time from the child's start to the first purged page, pages purged
+ *     per page needed, and the child's worst stall between two 64 KiB
+ *     steps while the range is purged.
  *
  * Times are medians over the repetitions (-r); each ratio is the median of
  * ratios taken within one repetition. In the test guests everything runs
@@ -122,7 +128,7 @@ static struct {
 	.slab_regions = 10000,
 	.purge_mb = 128,
 	.shrink_mb = 128,
-	.figures = 0x1fe,
+	.figures = 0x3fe,
 };
 
 static size_t page_sz;
@@ -171,8 +177,9 @@ static const char *const figure_title[] = {
 	[6] = "slab memory per open region (10000 regions, child memory cgroup)",
 	[7] = "PURGE_ALL_CACHES of unpinned memory in 2048 ranges vs. punching a memfd",
 	[8] = "shrinker under a cgroup's memory.max",
+	[9] = "shrinker under global memory pressure (half of RAM unpinned)",
 };
-#define NR_FIGURES		8
+#define NR_FIGURES		9
 
 struct metric {
 	int fig;
@@ -1848,6 +1855,9 @@ static void bench_shrinker(void)
 	       median(freed, opt.reps), NO_TARGET);
 	metric(8, "shrinker_pages_per_s", "pages purged per second of allocation", "pages/s", 0,
 	       median(rate, opt.reps), NO_TARGET);
+	metric(8, "shrinker_purged_per_needed", "pages purged per page the cgroup needed", "x", 2,
+	       median(freed, opt.reps) * page_sz / (2 * (size_t)opt.shrink_mb * MIB - max),
+	       '<', 2.0);
 	note(8, "memory.max %zu MiB; %lu pages (%u MiB) unpinned in 1 MiB regions, then "
 	     "%u MiB of anonymous memory written in %.0f ms (median)", max / MIB,
 	     res.unpinned, opt.shrink_mb, opt.shrink_mb, median(alloc_ms, opt.reps));
@@ -1855,6 +1865,189 @@ static void bench_shrinker(void)
 	     "memory.events: max %lld, oom 0", (2 * (size_t)opt.shrink_mb * MIB - max) / page_sz,
 	     100.0 * (2 * (size_t)opt.shrink_mb * MIB - max) / page_sz / res.unpinned,
 	     100.0 * median(freed, opt.reps) / res.unpinned, max_events);
+}
+
+/* ------------------------------------------------------------ 9. global pressure */
+
+/* Step of the allocating child of figure 9; its gaps are the stalls. */
+#define PRESSURE_STEP		(64 * KIB)
+/* How often figure 9 looks at the driver's purge counter. */
+#define PRESSURE_POLL_US	500
+#define ASHMEM_STATS		"/sys/kernel/debug/ashmem/stats"
+
+static long long meminfo_kib(const char *key)
+{
+	static char buf[8192];
+
+	read_text("/proc/meminfo", buf, sizeof(buf));
+	return keyed_value(buf, key);
+}
+
+static long long purged_pages_now(void)
+{
+	static char buf[4096];
+
+	read_text(ASHMEM_STATS, buf, sizeof(buf));
+	return keyed_value(buf, "purged_pages");
+}
+
+/* What the allocating child measured, in memory it shares with the bench. */
+struct pressure_alloc {
+	uint64_t start_ns;
+	uint64_t worst_gap_ns;
+	size_t bytes;
+};
+
+/* In the child: touch @a->bytes, PRESSURE_STEP at a time, timing each step. */
+static void pressure_alloc_child(struct pressure_alloc *a)
+{
+	char *p = xmmap(a->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			"figure 9's allocation");
+	uint64_t t, last;
+	size_t off;
+
+	a->start_ns = last = now_ns();
+	for (off = 0; off < a->bytes; off += PRESSURE_STEP) {
+		touch_pages(p + off, PRESSURE_STEP < a->bytes - off ? PRESSURE_STEP :
+			    a->bytes - off);
+		t = now_ns();
+		if (t - last > a->worst_gap_ns)
+			a->worst_gap_ns = t - last;
+		last = t;
+	}
+}
+
+struct purge_watch {
+	long long base;
+	atomic_bool stop;
+	uint64_t first_ns;	/* 0 until the counter moved */
+};
+
+static void *purge_watch_run(void *arg)
+{
+	struct purge_watch *w = arg;
+	struct timespec ts = { .tv_nsec = PRESSURE_POLL_US * 1000 };
+
+	while (!atomic_load(&w->stop)) {
+		if (purged_pages_now() != w->base) {
+			w->first_ns = now_ns();
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* The pages of [@p, @p + @len) that are not resident: with no swap, purged. */
+static size_t pages_gone(void *p, size_t len)
+{
+	size_t n = len / page_sz, i, gone = 0;
+	unsigned char *vec = xcalloc(n, 1);
+
+	if (mincore(p, len, vec))
+		die_errno("figure 9: mincore");
+	for (i = 0; i < n; i++)
+		gone += !(vec[i] & 1);
+	free(vec);
+	return gone;
+}
+
+struct pressure_rep {
+	double first_ms;
+	double purged_per_needed;
+	double worst_stall_ms;
+	size_t purged, needed;		/* pages */
+};
+
+/*
+ * One repetition: the bench writes and unpins a region of half of RAM but
+ * its last page, then a child allocates; a thread watches for the first
+ * purge meanwhile.
+ */
+static void pressure_once(size_t region, struct pressure_rep *r)
+{
+	struct pressure_alloc *a = xmmap(page_sz, PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_ANONYMOUS, -1, "shared result");
+	struct purge_watch w = { 0 };
+	long long avail;
+	pthread_t th;
+	int fd, status;
+	char *map;
+	pid_t pid;
+
+	fd = region_create(BENCH_NAME "-pressure", region);
+	map = xmmap(region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, "figure 9's region");
+	memset(map, 0x5a, region);
+	pin_op(fd, ASHMEM_UNPIN, 0, region - page_sz);
+
+	avail = meminfo_kib("MemAvailable:") * (long long)KIB;
+	a->bytes = (avail + region / 4) / page_sz * page_sz;
+	w.base = purged_pages_now();
+	if (pthread_create(&th, NULL, purge_watch_run, &w))
+		die("figure 9: pthread_create failed");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (!pid) {
+		pressure_alloc_child(a);
+		_exit(0);
+	}
+	child_pid = pid;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die_errno("waitpid");
+	child_pid = 0;
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	if (WIFSIGNALED(status))
+		die("figure 9: the allocating child was killed by signal %d%s",
+		    WTERMSIG(status),
+		    WTERMSIG(status) == SIGKILL ? " (the OOM killer?)" : "");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		die("figure 9: the allocating child failed");
+
+	r->needed = (a->bytes - avail) / page_sz;
+	r->purged = pages_gone(map, region - page_sz);
+	if (!w.first_ns || !r->purged)
+		die("figure 9: %zu MiB more than was available was allocated, yet nothing "
+		    "was purged", r->needed * page_sz / MIB);
+	r->first_ms = (w.first_ns - a->start_ns) / 1e6;
+	r->purged_per_needed = (double)r->purged / r->needed;
+	r->worst_stall_ms = a->worst_gap_ns / 1e6;
+
+	xmunmap(map, region);
+	xclose(fd);
+	xmunmap(a, page_sz);
+}
+
+static void bench_pressure(void)
+{
+	double first[opt.reps], ratio[opt.reps], stall[opt.reps];
+	size_t region = (size_t)meminfo_kib("MemTotal:") * KIB / 2 / page_sz * page_sz;
+	struct pressure_rep r;
+	int rep;
+
+	if (meminfo_kib("SwapTotal:") != 0)
+		die("figure 9 needs a machine without swap: it counts purged pages as the "
+		    "ones no longer resident");
+	for (rep = 0; rep < opt.reps; rep++) {
+		memset(&r, 0, sizeof(r));
+		pressure_once(region, &r);
+		first[rep] = r.first_ms;
+		ratio[rep] = r.purged_per_needed;
+		stall[rep] = r.worst_stall_ms;
+	}
+	metric(9, "pressure_first_purge_ms", "from the allocation's start to the first purge",
+	       "ms", 1, median(first, opt.reps), NO_TARGET);
+	metric(9, "pressure_purged_per_needed", "pages purged per page needed beyond MemAvailable",
+	       "x", 2, median(ratio, opt.reps), '<', 2.0);
+	metric(9, "pressure_worst_stall_ms", "the allocation's longest 64 KiB step",
+	       "ms", 1, median(stall, opt.reps), NO_TARGET);
+	note(9, "%zu MiB written and unpinned in one range (all but its last page); the "
+	     "child touched MemAvailable plus a quarter of that, 64 KiB a step; last "
+	     "repetition: %zu pages needed, %zu purged (mincore)", region / MIB, r.needed,
+	     r.purged);
 }
 
 /* ------------------------------------------------------------ main */
@@ -1915,7 +2108,7 @@ static void usage(const char *prog, int status)
 		"  -P MB       unpinned memory purged in figure 7 (default 128)\n"
 		"  -s MB       unpinned ashmem and anon memory of figure 8 (default 128;\n"
 		"              memory.max is 1.25 times that)\n"
-		"  -f LIST     only these figures, e.g. 1,3,5 (default: all, 1-8)\n",
+		"  -f LIST     only these figures, e.g. 1,3,5 (default: all, 1-9)\n",
 		prog);
 	exit(status);
 }
@@ -2028,6 +2221,7 @@ static const struct {
 	{ 1U << 6, "6 slab per region", bench_slab },
 	{ 1U << 7, "7 PURGE_ALL_CACHES vs memfd hole punching", bench_purge },
 	{ 1U << 8, "8 shrinker under memory.max", bench_shrinker },
+	{ 1U << 9, "9 shrinker under global pressure", bench_pressure },
 };
 
 int main(int argc, char **argv)
