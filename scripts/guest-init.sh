@@ -97,7 +97,8 @@ if [ "$rc" -eq 0 ]; then
 	echo "@@ASHMEM-BENCH run begin"
 	case "$mode" in
 	demo) /tests/ashmem_demo ;;
-	bench) /tests/ashmem_bench ;;
+	# shellcheck disable=SC2086 # ASHMEM_BENCH_ARGS: options, word-split
+	bench) /tests/ashmem_bench ${ASHMEM_BENCH_ARGS:-} ;;
 	*) /tests/run_guest.sh ;;
 	esac
 	echo "@@ASHMEM-BENCH run end rc=$?"

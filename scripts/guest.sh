@@ -16,11 +16,16 @@ KEEP_RUNS=${ASHMEM_KEEP_RUNS:-5}
 # busybox for the initramfs; check-arm64.sh points it at the arm64 one.
 BUSYBOX=${BUSYBOX:-}
 # NAME=value pairs the guest's /init exports to the tests: how long the
-# reliability tests run, when the caller says (check-debug.sh does).
+# reliability tests run, how many rounds the pressure tests do and the
+# benchmark's options (e.g. ASHMEM_BENCH_ARGS="-f 8,9"), when the caller
+# says (check-debug.sh does).
 GUEST_ENV=()
-if [[ -n ${ASHMEM_RELIABILITY_SECONDS:-} ]]; then
-	GUEST_ENV+=("ASHMEM_RELIABILITY_SECONDS=$ASHMEM_RELIABILITY_SECONDS")
-fi
+for var in ASHMEM_RELIABILITY_SECONDS ASHMEM_PRESSURE_ROUNDS ASHMEM_BENCH_ARGS; do
+	if [[ -n ${!var:-} ]]; then
+		GUEST_ENV+=("$var=${!var}")
+	fi
+done
+unset var
 
 # ---------------------------------------------------------------- runs
 
@@ -291,7 +296,9 @@ judge_guest() {
 
 	problems=$(kernel_log "$dir" | dmesg_problems)
 	if [[ -n $problems ]]; then
-		REASONS+=("kernel log reports problems")
+		# The first line goes into the summary too: the full report scrolls
+		# away behind the guest output in a long CI log.
+		REASONS+=("kernel log reports problems, first: $(head -n 1 <<<"$problems" | cut -c 1-200)")
 		show_dmesg_problems "$kver" "$dir" "$problems"
 	fi
 }
