@@ -649,6 +649,36 @@ static void cg_remove(const char *cg)
 			cg_made[i][0] = '\0';
 }
 
+/* fork(), flushing stdio first; the parent notes the child for cleanup(). */
+static pid_t fork_child(void)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid)
+		child_pid = pid;
+	return pid;
+}
+
+/* Wait for the child @pid, @who in messages; fail unless it exited with 0. */
+static void reap_child(pid_t pid, const char *what, const char *who)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die_errno("waitpid");
+	child_pid = 0;
+	if (WIFSIGNALED(status))
+		die("%s: %s was killed by signal %d%s", what, who, WTERMSIG(status),
+		    WTERMSIG(status) == SIGKILL ? " (the OOM killer?)" : "");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		die("%s: %s failed", what, who);
+}
+
 /*
  * Run @fn in a child process that first moves itself into @cg; @fn fills
  * @res (@size bytes), which comes back through a pipe. The child's own
@@ -657,17 +687,15 @@ static void cg_remove(const char *cg)
 static void run_in_cgroup(const char *cg, void (*fn)(void *res), void *res,
 			  size_t size, const char *what)
 {
+	char who[PATH_MAX + 32];
 	size_t got = 0;
 	ssize_t n;
-	int pfd[2], status;
+	int pfd[2];
 	pid_t pid;
 
 	if (pipe(pfd))
 		die_errno("pipe");
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		die_errno("fork");
+	pid = fork_child();
 	if (!pid) {
 		close(pfd[0]);
 		cg_write(cg, "cgroup.procs", "0");
@@ -676,7 +704,6 @@ static void run_in_cgroup(const char *cg, void (*fn)(void *res), void *res,
 			die_errno("%s: write the result", what);
 		_exit(0);
 	}
-	child_pid = pid;
 	xclose(pfd[1]);
 	while (got < size) {
 		n = read(pfd[0], (char *)res + got, size - got);
@@ -687,16 +714,8 @@ static void run_in_cgroup(const char *cg, void (*fn)(void *res), void *res,
 		got += n;
 	}
 	xclose(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			die_errno("waitpid");
-	child_pid = 0;
-	if (WIFSIGNALED(status))
-		die("%s: the child in %s was killed by signal %d%s", what, cg,
-		    WTERMSIG(status),
-		    WTERMSIG(status) == SIGKILL ? " (the OOM killer?)" : "");
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		die("%s: the child in %s failed", what, cg);
+	snprintf(who, sizeof(who), "the child in %s", cg);
+	reap_child(pid, what, who);
 	if (got != size)
 		die("%s: the child sent %zu of %zu bytes", what, got, size);
 }
@@ -1971,9 +1990,9 @@ static void pressure_once(size_t region, struct pressure_rep *r)
 	struct purge_watch w = { 0 };
 	long long avail;
 	pthread_t th;
-	int fd, status;
 	char *map;
 	pid_t pid;
+	int fd;
 
 	fd = region_create(BENCH_NAME "-pressure", region);
 	map = xmmap(region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, "figure 9's region");
@@ -1985,27 +2004,14 @@ static void pressure_once(size_t region, struct pressure_rep *r)
 	w.base = purged_pages_now();
 	if (pthread_create(&th, NULL, purge_watch_run, &w))
 		die("figure 9: pthread_create failed");
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		die_errno("fork");
+	pid = fork_child();
 	if (!pid) {
 		pressure_alloc_child(a);
 		_exit(0);
 	}
-	child_pid = pid;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			die_errno("waitpid");
-	child_pid = 0;
+	reap_child(pid, "figure 9", "the allocating child");
 	atomic_store(&w.stop, true);
 	pthread_join(th, NULL);
-	if (WIFSIGNALED(status))
-		die("figure 9: the allocating child was killed by signal %d%s",
-		    WTERMSIG(status),
-		    WTERMSIG(status) == SIGKILL ? " (the OOM killer?)" : "");
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		die("figure 9: the allocating child failed");
 
 	r->needed = (a->bytes - avail) / page_sz;
 	r->purged = pages_gone(map, region - page_sz);
