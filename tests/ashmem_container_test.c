@@ -29,8 +29,9 @@
  * "ashmem_container_test client" runs the client alone, where it is run:
  * in a container, it says whether Android 16 can use ashmem there.
  *
- * Needs root (it builds the containers); skips the unprivileged cases when
- * the kernel gives no user namespaces. Built twice, as the other tests.
+ * Needs root (it builds the containers); skips the containers on kernels
+ * without pid namespaces, and the unprivileged ones when the kernel gives
+ * no user namespace. Built twice, as the other tests.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -64,6 +65,7 @@
  */
 #define CONTAINER_SETUP_FAILED	200
 #define CONTAINER_NO_USERNS	201
+#define CONTAINER_NO_PIDNS	202
 
 /* ========================================== the client: libcutils' way */
 
@@ -562,7 +564,11 @@ static int container_main(FIXTURE_DATA(container) *self, const struct container 
 	show_dev(self->dev);
 	SETUP_CHECK(!mount(self->dev, "/dev", NULL, MS_BIND | MS_REC, NULL), "%s over /dev: %s",
 		    self->dev, errname(errno));
-	SETUP_CHECK(!unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID): %s", errname(errno));
+	if (unshare(CLONE_NEWPID)) {
+		ret = errno;
+		fprintf(stderr, "# container setup: unshare(CLONE_NEWPID): %s\n", errname(ret));
+		return ret == EINVAL ? CONTAINER_NO_PIDNS : CONTAINER_SETUP_FAILED;
+	}
 	return run_in_child(container_init, (void *)c);
 }
 
@@ -586,6 +592,8 @@ static int run_container(struct __test_metadata *_metadata, FIXTURE_DATA(contain
 	rc = WEXITSTATUS(status);
 	if (rc == CONTAINER_NO_USERNS)
 		SKIP(return -1, "the kernel gives no user namespace: no unprivileged container");
+	if (rc == CONTAINER_NO_PIDNS)
+		SKIP(return -1, "the kernel has no pid namespaces (CONFIG_PID_NS): no container");
 	ASSERT_NE(CONTAINER_SETUP_FAILED, rc) {
 		TH_LOG("building the container failed (see above)");
 	}
