@@ -41,13 +41,19 @@
 static struct kmem_cache *ashmem_region_cachep;
 
 /*
- * The backing files' operations: shmem's own, except that mmap() refuses.
- * A backing file can be reached around the region's checks, through
- * remap_file_pages() on a mapping or by opening /proc/PID/map_files/; a
- * mapping made there would not honour the region's prot mask. The region
- * maps the file with shmem's hook, kept in ashmem_shmem_fops.
+ * Two copies of shmem's file operations, each owned by this module so that
+ * a file opened with them keeps the module loaded until its last fput():
+ *
+ * ashmem_shmem_fops: shmem's own, unchanged. Only a region's @file has
+ * them; it is never handed to userspace, and mmap() maps the backing pages
+ * through it with vfs_mmap(), which runs whichever hook shmem has.
+ *
+ * ashmem_backing_fops: shmem's, except that mapping refuses. The backing
+ * inode has them, so every other open of it (a mapping's @vm_file, and
+ * /proc/PID/map_files/ or remap_file_pages() through a mapping) cannot map
+ * the pages around the region's prot mask.
  */
-static const struct file_operations *ashmem_shmem_fops __ro_after_init;
+static struct file_operations ashmem_shmem_fops __ro_after_init; /* const after init */
 static struct file_operations ashmem_backing_fops __ro_after_init; /* const after init */
 
 /*
@@ -94,7 +100,7 @@ static int ashmem_open(struct inode *inode, struct file *file)
 static int ashmem_release(struct inode *inode, struct file *file)
 {
 	struct ashmem_region *region = file->private_data;
-	struct file *backing;
+	struct file *backing, *vm_file;
 
 	ashmem_region_unregister(region);
 	trace_ashmem_release(region);
@@ -102,12 +108,15 @@ static int ashmem_release(struct inode *inode, struct file *file)
 	mutex_lock(&region->lock);
 	ashmem_range_release_all(region);
 	backing = region->file;
+	vm_file = region->vm_file;
 	region->file = NULL;
+	region->vm_file = NULL;
 	atomic_long_sub(region->size, &ashmem_stats.sized_bytes);
 	mutex_unlock(&region->lock);
 
 	if (backing) {
 		atomic_long_dec(&ashmem_stats.mapped_regions);
+		fput(vm_file);
 		fput(backing);
 	}
 	ashmem_region_put(region);
@@ -195,38 +204,34 @@ static int ashmem_backing_mmap_prepare(struct vm_area_desc *desc)
 }
 #endif
 
-/* Take shmem's file operations as they are, and make a refusing copy. */
-static int __init ashmem_backing_fops_init(void)
+/* Copy shmem's file operations twice: as they are, and refusing to map. */
+static int __init ashmem_fops_init(void)
 {
 	struct file *probe = ashmem_shmem_file_setup("ashmem-probe", 0);
 
 	if (IS_ERR(probe))
 		return PTR_ERR(probe);
-	ashmem_shmem_fops = probe->f_op;
+	ashmem_shmem_fops = *probe->f_op;
 	fput(probe);
+	ashmem_shmem_fops.owner = THIS_MODULE;
 
-	ashmem_backing_fops = *ashmem_shmem_fops;
-	ashmem_backing_fops.owner = THIS_MODULE;
-	if (ashmem_backing_fops.mmap) {
+	ashmem_backing_fops = ashmem_shmem_fops;
+	if (ashmem_backing_fops.mmap)
 		ashmem_backing_fops.mmap = ashmem_backing_mmap;
-		return 0;
-	}
 #ifdef ASHMEM_HAVE_MMAP_PREPARE
-	if (ASHMEM_CAN_RUN_MMAP_PREPARE && ashmem_backing_fops.mmap_prepare) {
+	if (ashmem_backing_fops.mmap_prepare)
 		ashmem_backing_fops.mmap_prepare = ashmem_backing_mmap_prepare;
-		return 0;
-	}
 #endif
-	pr_err("this kernel's shmem offers no mmap hook a driver can call\n");
-	return -EOPNOTSUPP;
+	return 0;
 }
 
 /*
  * A new backing file, named so that maps show /dev/ashmem/<name>. The file
- * and its inode get the refusing operations. Each file opened with them
- * holds a reference on this module, which __fput() drops, so the module
- * outlives every mapping of a backing file; the open region already holds
- * one, so taking another cannot fail.
+ * keeps shmem's operations, in this module's copy: each file opened with
+ * one of its copies holds a reference on the module, which __fput() drops,
+ * so the module outlives every backing file and mapping; the open region
+ * already holds one, so taking another cannot fail. Later opens of the
+ * inode get the refusing operations.
  */
 static struct file *ashmem_backing_create(const char *name, size_t size)
 {
@@ -248,9 +253,18 @@ static struct file *ashmem_backing_create(const char *name, size_t size)
 	lockdep_set_class(&inode->i_rwsem, &ashmem_backing_inode_class);
 	inode->i_fop = &ashmem_backing_fops;
 	__module_get(THIS_MODULE);
-	backing->f_op = &ashmem_backing_fops;
+	backing->f_op = &ashmem_shmem_fops;
 	backing->f_mode |= FMODE_LSEEK;
 	return backing;
+}
+
+/*
+ * The file mappings of the region hold: a second open of the backing
+ * inode, with the inode's refusing operations (and a module reference).
+ */
+static struct file *ashmem_vm_file_open(struct file *backing)
+{
+	return dentry_open(&backing->f_path, O_RDWR | O_LARGEFILE, current_cred());
 }
 
 static const char *ashmem_file_name(const struct ashmem_region *region)
@@ -262,18 +276,18 @@ static const char *ashmem_file_name(const struct ashmem_region *region)
  * ashmem_backing_install() - give a region its backing file
  * @region: a region with a size and, when last looked, no backing file
  *
- * shmem allocates, and the shrinker takes region->lock, so the file is
- * created from a snapshot of the name and size with the lock dropped. It is
- * installed only if the region still has that name and size and no other
- * mmap() installed a file first; otherwise it is dropped, and the caller
- * looks again.
+ * shmem allocates, and the shrinker takes region->lock, so the backing
+ * file and the file mappings hold are created from a snapshot of the name
+ * and size with the lock dropped. They are installed only if the region
+ * still has that name and size and no other mmap() installed a file
+ * first; otherwise they are dropped, and the caller looks again.
  *
- * Return: 0, or an error from creating the file.
+ * Return: 0, or an error from creating the files.
  */
 static int ashmem_backing_install(struct ashmem_region *region)
 {
 	char name[sizeof(ASHMEM_NAME_PREFIX) + ASHMEM_NAME_LEN];
-	struct file *backing;
+	struct file *backing, *vm_file;
 	size_t size;
 
 	mutex_lock(&region->lock);
@@ -286,17 +300,25 @@ static int ashmem_backing_install(struct ashmem_region *region)
 	backing = ashmem_backing_create(name, size);
 	if (IS_ERR(backing))
 		return PTR_ERR(backing);
+	vm_file = ashmem_vm_file_open(backing);
+	if (IS_ERR(vm_file)) {
+		fput(backing);
+		return PTR_ERR(vm_file);
+	}
 
 	mutex_lock(&region->lock);
 	if (!region->file && region->size == size &&
 	    !strcmp(name, ashmem_file_name(region))) {
 		swap(region->file, backing);
+		swap(region->vm_file, vm_file);
 		atomic_long_inc(&ashmem_stats.mapped_regions);
 	}
 	mutex_unlock(&region->lock);
 
-	if (backing)
+	if (backing) {
+		fput(vm_file);
 		fput(backing);
+	}
 	return 0;
 }
 
@@ -331,39 +353,41 @@ static int ashmem_mmap_check(struct ashmem_region *region,
 }
 
 /*
- * A shared mapping maps the backing file through shmem's own mmap hook, so
- * it gets shmem's vm_ops. A private mapping is private anonymous memory
- * that only carries the backing file's name, as in Android's driver.
+ * A shared mapping holds @vm_file and gets its pages from shmem, through
+ * @backing's unchanged hook: vfs_mmap() runs shmem's ->mmap, or on kernels
+ * where shmem has only ->mmap_prepare, that through compat_vma_mmap(). A
+ * private mapping is private anonymous memory that only carries the
+ * backing file's name, as in Android's driver.
  */
-static int ashmem_map_backing(struct file *backing, struct vm_area_struct *vma)
+static int ashmem_map_backing(struct file *backing, struct file *vm_file,
+			      struct vm_area_struct *vma)
 {
-	vma_set_file(vma, backing);
+	vma_set_file(vma, vm_file);
 	if (!(vma->vm_flags & VM_SHARED)) {
 		vma_set_anonymous(vma);
 		return 0;
 	}
-	if (ashmem_shmem_fops->mmap)
-		return ashmem_shmem_fops->mmap(backing, vma);
-	return ashmem_run_mmap_prepare(ashmem_shmem_fops, backing, vma);
+	return ashmem_vfs_mmap(backing, vma);
 }
 
 /*
  * The checks and the backing file are taken under region->lock; the mapping
- * is made after it is dropped: the file is fixed once it exists, and a prot
- * mask narrowed meanwhile applies to later mmap() calls, as if this one had
- * come first.
+ * is made after it is dropped: the files are fixed once they exist, and a
+ * prot mask narrowed meanwhile applies to later mmap() calls, as if this one
+ * had come first.
  */
 static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct ashmem_region *region = file->private_data;
+	struct file *backing, *vm_file;
 	unsigned long prot_mask;
-	struct file *backing;
 	int err;
 
 	for (;;) {
 		mutex_lock(&region->lock);
 		err = ashmem_mmap_check(region, vma);
 		backing = region->file;
+		vm_file = region->vm_file;
 		prot_mask = region->prot_mask;
 		mutex_unlock(&region->lock);
 		if (err || backing)
@@ -382,7 +406,7 @@ static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
 	ashmem_vm_flags_clear(vma, ashmem_forbidden_may_flags(prot_mask));
 	trace_ashmem_mmap(region, file_inode(backing)->i_ino, vma->vm_pgoff,
 			  vma_pages(vma), vma->vm_flags & VM_SHARED);
-	return ashmem_map_backing(backing, vma);
+	return ashmem_map_backing(backing, vm_file, vma);
 }
 
 static long ashmem_set_name(struct ashmem_region *region,
@@ -712,7 +736,7 @@ static int __init ashmem_init(void)
 {
 	int err;
 
-	err = ashmem_backing_fops_init();
+	err = ashmem_fops_init();
 	if (err)
 		return err;
 

@@ -26,8 +26,8 @@
  * range of that region: the tree, each range's bounds and purged prefix,
  * and whether the range sits on the LRU. Nothing copies from or to user memory
  * and nothing allocates under it: the ioctls allocate before they take it,
- * and mmap() creates the backing file with it dropped and maps the file
- * after dropping it (@file is fixed once set).
+ * and mmap() creates the backing files with it dropped and maps them after
+ * dropping it (@file and @vm_file are fixed once set).
  *
  * The LRU (ashmem_lru, a list_lru) has its own per-node, per-memcg spinlocks
  * inside list_lru. They nest inside region->lock: ranges are added to and
@@ -53,8 +53,11 @@
 /**
  * struct ashmem_region - one open of /dev/ashmem
  * @lock: see "Locking" above
- * @file: the backing shmem file; NULL until the first mmap(), then fixed
- *	until release
+ * @file: the backing shmem file, with shmem's own operations: read, seek,
+ *	punch and map the pages through it. Never handed to userspace. NULL
+ *	until the first mmap(), then fixed until release
+ * @vm_file: what mappings hold: a second open of @file's inode, whose
+ *	mmap refuses (see ashmem_backing_fops); set and fixed with @file
  * @name: "dev/ashmem/<name>" (kmalloc'd), or NULL for an unnamed region
  * @size: the size set by SET_SIZE, in bytes
  * @prot_mask: PROT_* bits mmap() may ask for; bits can only be removed
@@ -71,6 +74,7 @@
 struct ashmem_region {
 	struct mutex lock;		/* see "Locking" above */
 	struct file *file;
+	struct file *vm_file;
 	char *name;
 	size_t size;
 	unsigned long prot_mask;

@@ -18,13 +18,14 @@
 #include <linux/version.h>
 
 /*
- * 7.2 passes the backing file's flags to shmem_file_setup() as vma_flags_t
- * instead of unsigned long. VM_NORESERVE: like memfd, pages are accounted
- * as they are allocated, not the whole size up front.
+ * 7.0 passes the backing file's flags to shmem_file_setup() as vma_flags_t
+ * instead of unsigned long (Ubuntu's 7.0.0-NN kernels included: they
+ * report 7.0.0 whatever stable base they carry). VM_NORESERVE: like memfd,
+ * pages are accounted as they are allocated, not the whole size up front.
  */
 static inline struct file *ashmem_shmem_file_setup(const char *name, loff_t size)
 {
-#if KERNEL_VERSION(7, 2, 0) <= LINUX_VERSION_CODE
+#if KERNEL_VERSION(7, 0, 0) <= LINUX_VERSION_CODE
 	return shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
 #else
 	return shmem_file_setup(name, size, VM_NORESERVE);
@@ -58,47 +59,24 @@ static inline void ashmem_vm_flags_clear(struct vm_area_struct *vma,
 }
 
 /*
- * 6.16 added f_op->mmap_prepare, which shmem now implements instead of
- * ->mmap. A driver that maps a shmem file on the file's behalf runs that
- * hook on a vm_area_desc with compat_set_desc_from_vma() and
- * __compat_vma_mmap(). Those two have no version or config macro of their
- * own: Kbuild defines ASHMEM_HAVE_COMPAT_SET_DESC when <linux/fs.h>
- * declares them (first tested here on 7.2).
+ * 6.16 added f_op->mmap_prepare beside ->mmap; shmem has only
+ * ->mmap_prepare from 6.19 on. The driver never runs either hook itself:
+ * it maps through vfs_mmap(), a static inline on every kernel that calls
+ * ->mmap, or on 6.19 and later compat_vma_mmap() for a file that has only
+ * ->mmap_prepare. 6.17 renamed it from call_mmap(), which before 6.16 only
+ * called ->mmap. ASHMEM_HAVE_MMAP_PREPARE says whether the hook exists, for
+ * the copy of shmem's operations that refuses to map.
  */
 #if KERNEL_VERSION(6, 16, 0) <= LINUX_VERSION_CODE
 #define ASHMEM_HAVE_MMAP_PREPARE
 #endif
 
-#if defined(ASHMEM_HAVE_MMAP_PREPARE) && defined(ASHMEM_HAVE_COMPAT_SET_DESC)
-#define ASHMEM_CAN_RUN_MMAP_PREPARE	1
-#else
-#define ASHMEM_CAN_RUN_MMAP_PREPARE	0
-#endif
-
-/**
- * ashmem_run_mmap_prepare() - run a file's ->mmap_prepare() on a live vma
- * @fops: the file operations whose hook to run (not necessarily @file's)
- * @file: the file being mapped; already the vma's vm_file
- * @vma: the vma under construction
- *
- * Return: 0, or a negative errno; -EOPNOTSUPP where the kernel offers no
- * way for a driver to do this.
- */
-static inline int ashmem_run_mmap_prepare(const struct file_operations *fops,
-					  struct file *file,
-					  struct vm_area_struct *vma)
+static inline int ashmem_vfs_mmap(struct file *file, struct vm_area_struct *vma)
 {
-#if ASHMEM_CAN_RUN_MMAP_PREPARE
-	struct vm_area_desc desc;
-	int err;
-
-	compat_set_desc_from_vma(&desc, file, vma);
-	err = fops->mmap_prepare(&desc);
-	if (err)
-		return err;
-	return __compat_vma_mmap(&desc, vma);
+#if KERNEL_VERSION(6, 17, 0) <= LINUX_VERSION_CODE
+	return vfs_mmap(file, vma);
 #else
-	return -EOPNOTSUPP;
+	return call_mmap(file, vma);
 #endif
 }
 

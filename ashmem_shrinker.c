@@ -215,7 +215,7 @@ static bool ashmem_node_short(int nid)
  */
 static bool ashmem_reclaim_has_enough(struct shrink_control *sc)
 {
-	if (current_is_kswapd() || mem_cgroup_disabled())
+	if (current_is_kswapd())
 		return false;
 	return ashmem_memcg_has_room(sc->memcg) && !ashmem_node_short(sc->nid);
 }
