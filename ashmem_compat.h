@@ -3,6 +3,13 @@
  * ashmem_linux: every difference between the kernels we build for, in one
  * place. Each shim names the kernel that changed the interface; the driver
  * itself is written against the newest form.
+ *
+ * Every shim is a change made in a mainline release, so it is tested with
+ * LINUX_VERSION_CODE against that release (x.y.0), never a sublevel. The
+ * driver uses no interface that changed inside a stable series or without
+ * a version to test: the mmap_prepare helpers that did
+ * (compat_set_desc_from_vma(), and __compat_vma_mmap(), two functions under
+ * one name in 6.19/7.0 and 7.1+) are not called; vfs_mmap() covers them.
  */
 #ifndef _ASHMEM_COMPAT_H
 #define _ASHMEM_COMPAT_H
