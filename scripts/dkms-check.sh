@@ -23,9 +23,13 @@
 #
 #   ASHMEM_BOOT_TIMEOUT  seconds one guest may run (default 900)
 #   ASHMEM_VERBOSE=1     print the whole guest output of passing kernels too
+#   ASHMEM_PRESSURE_ROUNDS  rounds of each pressure test (default 1 here:
+#                        make check runs five on the same kernels, from
+#                        the same sources; one shows the DKMS build purges)
 
 set -euo pipefail
 
+export ASHMEM_PRESSURE_ROUNDS=${ASHMEM_PRESSURE_ROUNDS:-1}
 SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$SCRIPTS/lib.sh"
