@@ -42,7 +42,7 @@ SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DKMS_SERIES=(6.1 6.12)
 
 usage() {
-	sed -n '4,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '4,28s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit "${1:-0}"
 }
 
