@@ -65,7 +65,8 @@
  * @ref: one for the open file, one for each purge in progress and each
  *	reader of the debugfs listing; the memory is freed when it drops to zero
  * @id: index in the registry of open regions (ashmem_stats.c); fixed
- * @purges: how many times ranges of the region were purged
+ * @purges: how many times pages of the region were purged (a purge takes
+ *	at most ASHMEM_PURGE_PIECE pages of one range)
  * @creator_pid: thread group of the opener, in the initial pid namespace;
  *	fixed
  * @creator_cgroup: inode of the opener's cgroup v2 directory, or 0; fixed
