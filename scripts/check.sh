@@ -6,7 +6,7 @@
 #
 #   scripts/check.sh [--demo | --bench | --debug] [SERIES...]
 #
-# SERIES is any of 6.1 6.12 7.2 (default: all; with --demo: 6.12). --bench
+# SERIES is any of 6.1 6.12 7.2 7.3 (default: all; with --demo: 6.12). --bench
 # runs the benchmark instead of the tests; scripts/bench-report.sh then
 # writes the tables and the plot (ASHMEM_BENCH_OUT: also copy them there).
 # --debug runs the tests on the debug kernel instead (make check-debug, see
@@ -15,7 +15,9 @@
 # (ASHMEM_RELIABILITY_SECONDS), and a kmemleak scan at the end. 6.1 and
 # 6.12 are the newest matching ABIs in the host's Debian 12 suites; 7.2 is
 # whatever Debian sid's linux-headers-amd64 pulls, built with its own gcc in
-# a sid chroot. Override with KVER_6_1=..., KVER_6_12=..., KVER_7_2=....
+# a sid chroot; 7.3 is the newest 7.3 point release of trixie-backports,
+# built with trixie's gcc-14 in a trixie chroot. Override with KVER_6_1=...,
+# KVER_6_12=..., KVER_7_2=..., KVER_7_3=....
 # The last line is "N passed, N failed[, N skipped]"; the exit status is
 # non-zero when anything failed. See scripts/lib.sh for the environment.
 #
@@ -37,7 +39,7 @@ SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SCRIPTS/debug-kernel.sh"
 
 usage() {
-	sed -n '4,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '4,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit "${1:-0}"
 }
 
@@ -53,19 +55,28 @@ build_module_host() {
 	make -C "$kdir" M="$2" W=1 -j"$(nproc)" modules >"$3" 2>&1
 }
 
-# build_module_sid KVER DIR LOG: W=1 build inside the sid chroot, with /proc.
-build_module_sid() {
-	local kver=$1 dir=$2 log=$3 inner rc=0
-	tmpdir_under "$SID_ROOT/tmp"
-	inner=$TMPD
-	cp -a "$dir/." "$inner/"
-	sid_mount_proc
-	sid_run make -C "/usr/src/linux-headers-$kver" M="${inner#"$SID_ROOT"}" \
-		W=1 -j"$(nproc)" modules >"$log" 2>&1 || rc=$?
-	sid_umount_proc
-	cp -a "$inner/." "$dir/"
-	rm -rf "$inner"
-	return "$rc"
+# series_root SERIES: the chroot SERIES builds in (empty: on the host).
+series_root() {
+	case $1 in
+	"$SID_SERIES") printf '%s\n' "$SID_ROOT" ;;
+	"$BPO_SERIES") printf '%s\n' "$BPO_ROOT" ;;
+	*) printf '\n' ;;
+	esac
+}
+
+# series_lock SERIES / series_unlock SERIES: hold the chroot SERIES builds in.
+series_lock() {
+	case $1 in
+	"$SID_SERIES") sid_lock ;;
+	"$BPO_SERIES") bpo_lock ;;
+	esac
+}
+
+series_unlock() {
+	case $1 in
+	"$SID_SERIES") sid_unlock ;;
+	"$BPO_SERIES") bpo_unlock ;;
+	esac
 }
 
 # build_warnings LOG: the warning lines of a build log.
@@ -93,6 +104,10 @@ resolve_and_fetch() {
 	local series=$1 kver
 	if [[ $series == "$DEBUG_SERIES" ]]; then
 		debug_kernel_install
+		return
+	fi
+	if [[ $series == "$BPO_SERIES" ]]; then
+		bpo_prepare_kernel "$series"
 		return
 	fi
 	if [[ $series != "$SID_SERIES" ]]; then
@@ -132,21 +147,22 @@ series_label() {
 # run_kernel SERIES MODE RUN: everything for one kernel; runs in a subshell
 # with set -e, and leaves RUN/SERIES/result for the summary.
 run_kernel() {
-	local series=$1 mode=$2 run=$3 dir kver t0 t_build rc=0
+	local series=$1 mode=$2 run=$3 dir kver t0 t_build rc=0 root
 	local ko warnings nwarn reasons=()
 	arm_cleanup
 	dir="$run/$series"
 	mkdir -p "$dir"
 	t0=$(now)
-	[[ $series == "$SID_SERIES" ]] && sid_lock
+	series_lock "$series"
 	resolve_and_fetch "$series"
 	kver=$KVER
 	msg "[$series] kernel $kver (image $(cat "$ASHMEM_CACHE/kernels/$kver/source"))"
 
 	copy_module_sources "$run/src" "$dir/build"
-	if [[ $series == "$SID_SERIES" ]]; then
-		build_module_sid "$kver" "$dir/build" "$dir/build.log" || rc=$?
-		sid_unlock
+	root=$(series_root "$series")
+	if [[ -n $root ]]; then
+		build_module_chroot "$root" "$kver" "$dir/build" "$dir/build.log" || rc=$?
+		series_unlock "$series"
 	else
 		build_module_host "$kver" "$dir/build" "$dir/build.log" || rc=$?
 	fi

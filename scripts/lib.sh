@@ -13,18 +13,30 @@
 #   ASHMEM_CACHE             cache root (default /var/cache/ashmem-linux)
 #   ASHMEM_SRC               source tree to test (default: this repository)
 #   KVER_6_1, KVER_6_12,     exact kernel release to use instead of the newest
-#   KVER_7_2                 of the series (e.g. 6.1.0-56-amd64)
+#   KVER_7_2, KVER_7_3       of the series (e.g. 6.1.0-56-amd64)
 #   ASHMEM_SID_MIRROR        Debian mirror for the sid chroot (default: the
 #                            host's own Debian mirror from its apt sources)
 #   ASHMEM_SID_REFRESH_DAYS  refresh the sid chroot's package lists when they
 #                            are older than this (default 7; "never" disables)
+#   ASHMEM_BPO_MIRROR        Debian mirror for the trixie(-backports) chroot
+#                            (default: the host's own Debian mirror)
+#   ASHMEM_BPO_REFRESH_DAYS  refresh that chroot's lists after this many days
+#                            (default 7; "never" disables)
 
 ASHMEM_CACHE=${ASHMEM_CACHE:-/var/cache/ashmem-linux}
 ASHMEM_SRC=${ASHMEM_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SID_ROOT="$ASHMEM_CACHE/chroot-sid"
-# Series of the matrix. The last one is "whatever Debian sid carries".
-ALL_SERIES=(6.1 6.12 7.2)
+# trixie with trixie-backports in its own sources: 7.3's headers, image and
+# gcc-14 (make check), and the images of 6.16 to 7.1 (make check-abi).
+BPO_ROOT="$ASHMEM_CACHE/chroot-trixie"
+# What the trixie chroot needs besides the headers (which pull gcc-14 and
+# linux-kbuild): trixie's gcc-14 runs the plain "as" of binutils.
+BPO_PKGS=(make libc6-dev ca-certificates binutils)
+# Series of the matrix. 7.2 is "whatever Debian sid carries"; 7.3 is the
+# newest 7.3 point release in trixie-backports.
+ALL_SERIES=(6.1 6.12 7.2 7.3)
 SID_SERIES=7.2
+BPO_SERIES=7.3
 
 export LC_ALL=C
 export DEBIAN_FRONTEND=noninteractive
@@ -204,6 +216,8 @@ resolve_kver() {
 		printf '%s\n' "${!var}"
 	elif [[ $1 == "$SID_SERIES" ]]; then
 		sid_default_kver
+	elif [[ $1 == "$BPO_SERIES" ]]; then
+		bpo_newest_kver "$1"
 	else
 		newest_host_kver "$1"
 	fi
@@ -359,10 +373,13 @@ sid_refresh() {
 	sid_run apt-get clean
 }
 
-# sid_lists_age_days: age of the chroot's package lists, in whole days.
-sid_lists_age_days() {
+# sid_lists_age_days: age of the sid chroot's package lists, in days.
+sid_lists_age_days() { chroot_lists_age_days "$SID_ROOT"; }
+
+# chroot_lists_age_days ROOT: age of ROOT's package lists, in whole days.
+chroot_lists_age_days() {
 	local f
-	f=$(find "$SID_ROOT/var/lib/apt/lists" -maxdepth 1 -name '*Release' -printf '%T@\n' | sort -n | tail -n 1)
+	f=$(find "$1/var/lib/apt/lists" -maxdepth 1 -name '*Release' -printf '%T@\n' | sort -n | tail -n 1)
 	[[ -n $f ]] || {
 		echo 9999
 		return
@@ -412,18 +429,147 @@ kernel_cc() {
 }
 
 # sid_ensure_gcc KVER: the compiler of KVER's headers, inside the chroot.
-sid_ensure_gcc() {
-	local cc pkg
-	cc=$(kernel_cc "$SID_ROOT/usr/src/linux-headers-$1")
-	[[ -n $cc ]] || die "cannot tell which gcc built linux-headers-$1"
-	if sid_run sh -c 'command -v "$1"' sh "$cc" >/dev/null; then
+sid_ensure_gcc() { chroot_ensure_gcc "$SID_ROOT" "$1"; }
+
+# chroot_ensure_gcc ROOT KVER: the compiler of KVER's headers, inside ROOT.
+chroot_ensure_gcc() {
+	local root=$1 cc pkg
+	cc=$(kernel_cc "$root/usr/src/linux-headers-$2")
+	[[ -n $cc ]] || die "cannot tell which gcc built linux-headers-$2"
+	if chroot_run "$root" sh -c 'command -v "$1"' sh "$cc" >/dev/null; then
 		return 0
 	fi
 	pkg=${cc#x86_64-linux-gnu-}
-	msg "$cc missing in the sid chroot: installing $pkg there"
-	cp -L /etc/resolv.conf "$SID_ROOT/etc/resolv.conf"
-	sid_run apt-get install "${APT_OPTS[@]}" "$pkg" >/dev/null
-	sid_run sh -c 'command -v "$1"' sh "$cc" >/dev/null || die "$cc still missing in the sid chroot"
+	msg "$cc missing in $root: installing $pkg there"
+	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	chroot_run "$root" apt-get install "${APT_OPTS[@]}" "$pkg" >/dev/null
+	chroot_run "$root" sh -c 'command -v "$1"' sh "$cc" >/dev/null || die "$cc still missing in $root"
+}
+
+# ---------------------------------------------------------------- trixie chroot
+
+# Debian's 7.3 kernels come from trixie-backports, built with trixie's
+# gcc-14; that suite also still lists (images only) 6.16 to 7.1. The chroot
+# carries the backports line in its own sources: the host's apt never sees
+# trixie.
+
+# bpo_run CMD...: run a command inside the trixie chroot with a clean env.
+bpo_run() { chroot_run "$BPO_ROOT" "$@"; }
+
+# bpo_lock / bpo_unlock: one run at a time uses the trixie chroot.
+bpo_lock() { path_lock "$ASHMEM_CACHE/.chroot-trixie"; }
+bpo_unlock() { path_unlock "$ASHMEM_CACHE/.chroot-trixie"; }
+
+# bpo_mirror: the Debian mirror the trixie chroot uses.
+bpo_mirror() { printf '%s\n' "${ASHMEM_BPO_MIRROR:-$(host_debian_mirror debian)}"; }
+
+bpo_is_complete() {
+	[[ -x $BPO_ROOT/usr/bin/apt-get && -x $BPO_ROOT/usr/bin/make ]] &&
+		grep -qs 'trixie-backports' "$BPO_ROOT/etc/apt/sources.list" &&
+		[[ -e $BPO_ROOT/.ashmem-complete ]]
+}
+
+# bpo_bootstrap: debootstrap trixie, add trixie-backports to its own
+# sources and fetch the lists (about a minute), atomically.
+bpo_bootstrap() {
+	local mirror new="$BPO_ROOT.new"
+	mirror=$(bpo_mirror)
+	msg "debootstrap trixie into $BPO_ROOT (mirror $mirror, with trixie-backports)"
+	chroot_debootstrap "$new" trixie "$mirror" "$ASHMEM_CACHE/debootstrap-trixie.log" \
+		--include="$(IFS=,; echo "${BPO_PKGS[*]}")"
+	printf 'deb %s trixie main\ndeb %s trixie-backports main\n' "$mirror" "$mirror" \
+		>"$new/etc/apt/sources.list"
+	cp -L /etc/resolv.conf "$new/etc/resolv.conf"
+	chroot_run "$new" apt-get -q update >/dev/null
+	touch "$new/.ashmem-complete"
+	rm -rf "$BPO_ROOT"
+	mv "$new" "$BPO_ROOT"
+}
+
+# bpo_ensure: a complete trixie chroot, bootstrapped if need be, with
+# BPO_PKGS installed (a chroot from an older bench may lack some).
+bpo_ensure() {
+	local missing
+	if ! bpo_is_complete; then
+		[[ -e $BPO_ROOT ]] && warn "trixie chroot at $BPO_ROOT is incomplete; rebuilding it"
+		bpo_bootstrap
+	fi
+	missing=$(chroot_missing_pkgs "$BPO_ROOT" "${BPO_PKGS[@]}")
+	[[ -n $missing ]] || return 0
+	msg "installing ${missing//$'\n'/ } inside the trixie chroot"
+	cp -L /etc/resolv.conf "$BPO_ROOT/etc/resolv.conf"
+	# shellcheck disable=SC2086 # one package a word
+	bpo_run apt-get install "${APT_OPTS[@]}" $missing >/dev/null
+}
+
+# bpo_refresh: the newest package lists in the trixie chroot (backports
+# ships a new 7.3 point release every few weeks and drops the old one).
+bpo_refresh() {
+	msg "refreshing the trixie chroot (apt-get update)"
+	cp -L /etc/resolv.conf "$BPO_ROOT/etc/resolv.conf"
+	bpo_run apt-get -q update >/dev/null
+	bpo_run apt-get -q -y autoremove --purge >/dev/null
+	bpo_run apt-get clean
+}
+
+# bpo_refresh_if_stale: refresh lists older than ASHMEM_BPO_REFRESH_DAYS.
+bpo_refresh_if_stale() {
+	local max=${ASHMEM_BPO_REFRESH_DAYS:-7} age
+	[[ $max == never ]] && return 0
+	age=$(chroot_lists_age_days "$BPO_ROOT")
+	((age >= max)) || return 0
+	msg "trixie chroot lists are $age days old (limit $max)"
+	bpo_refresh
+}
+
+# bpo_search REGEX: package names matching REGEX in the trixie chroot's
+# lists, a line each, oldest version first.
+bpo_search() {
+	bpo_run apt-cache search --names-only "$1" | awk '{ print $1 }' | sort -V
+}
+
+# bpo_newest_kver SERIES: the newest SERIES (e.g. 7.3) headers release in
+# trixie-backports, e.g. 7.3.4+deb13-amd64 (empty if none).
+bpo_newest_kver() {
+	bpo_search "^linux-headers-${1//./\\.}\\.[0-9]+\\+deb13-amd64\$" |
+		sed 's/^linux-headers-//' | tail -n 1
+}
+
+# bpo_ensure_headers KVER: headers of KVER (and the gcc and linux-kbuild
+# they depend on) installed inside the trixie chroot; fails if apt cannot
+# (the caller refreshes the lists and resolves again).
+bpo_ensure_headers() {
+	local pkg="linux-headers-$1"
+	chroot_pkg_installed "$BPO_ROOT" "$pkg" && return 0
+	msg "installing $pkg inside the trixie chroot"
+	cp -L /etc/resolv.conf "$BPO_ROOT/etc/resolv.conf"
+	bpo_run apt-get install "${APT_OPTS[@]}" "$pkg" >/dev/null
+}
+
+# bpo_prepare_kernel SERIES: set KVER to the newest SERIES point release
+# in trixie-backports (or KVER_7_3), with its headers and gcc in the trixie
+# chroot and its image cached; a failed download refreshes the chroot's
+# lists (backports drops old point releases) and resolves again. The
+# caller holds bpo_lock.
+bpo_prepare_kernel() {
+	local series=$1 kver
+	bpo_ensure
+	bpo_refresh_if_stale
+	kver=$(resolve_kver "$series")
+	[[ -n $kver ]] || {
+		bpo_refresh
+		kver=$(resolve_kver "$series")
+	}
+	[[ -n $kver ]] || die "trixie-backports lists no linux-headers-$series.*+deb13-amd64"
+	if ! bpo_ensure_headers "$kver" || ! fetch_vmlinuz bpo "$kver"; then
+		warn "downloading $kver failed; refreshing the trixie chroot"
+		bpo_refresh
+		kver=$(resolve_kver "$series")
+		bpo_ensure_headers "$kver"
+		fetch_vmlinuz bpo "$kver" || die "no kernel image package for $kver in trixie-backports"
+	fi
+	chroot_ensure_gcc "$BPO_ROOT" "$kver"
+	KVER=$kver
 }
 
 # ---------------------------------------------------------------- host kernels
@@ -439,22 +585,38 @@ ensure_host_kernel_build() {
 
 # ---------------------------------------------------------------- kernel images
 
-# apt_in WHERE CMD...: run an apt command on the host or in the sid chroot.
+# where_root WHERE: the chroot that WHERE (host, sid or bpo, the trixie
+# chroot) names; empty for the host.
+where_root() {
+	case $1 in
+	sid) printf '%s\n' "$SID_ROOT" ;;
+	bpo) printf '%s\n' "$BPO_ROOT" ;;
+	host) printf '\n' ;;
+	*) die "unknown apt location $1" ;;
+	esac
+}
+
+# apt_in WHERE CMD...: run an apt command on the host or in a chroot.
 apt_in() {
-	local where=$1
+	local root
+	root=$(where_root "$1")
 	shift
-	if [[ $where == sid ]]; then
-		sid_run "$@"
+	if [[ -n $root ]]; then
+		chroot_run "$root" "$@"
 	else
 		"$@"
 	fi
 }
 
-# download_deb WHERE PKG DIR: apt-get download PKG into DIR (host path).
+# download_deb WHERE PKG DIR: apt-get download PKG into DIR (host path,
+# inside the chroot for sid and bpo).
 download_deb() {
-	local where=$1 pkg=$2 dir=$3 inner=$3
-	[[ $where == sid ]] && inner=${dir#"$SID_ROOT"}
-	[[ $where == sid ]] && cp -L /etc/resolv.conf "$SID_ROOT/etc/resolv.conf"
+	local where=$1 pkg=$2 dir=$3 inner=$3 root
+	root=$(where_root "$where")
+	if [[ -n $root ]]; then
+		inner=${dir#"$root"}
+		cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	fi
 	apt_in "$where" sh -c 'cd "$1" && apt-get -q -o APT::Sandbox::User=root download "$2"' \
 		sh "$inner" "$pkg" >/dev/null
 }
@@ -477,9 +639,10 @@ fetch_vmlinuz() {
 
 # download_vmlinuz WHERE KVER: fetch_vmlinuz's download and unpacking.
 download_vmlinuz() {
-	local where=$1 kver=$2 dest="$ASHMEM_CACHE/kernels/$2" tmp pkg deb vmlinuz
-	if [[ $where == sid ]]; then
-		tmpdir_under "$SID_ROOT/tmp"
+	local where=$1 kver=$2 dest="$ASHMEM_CACHE/kernels/$2" tmp pkg deb vmlinuz root
+	root=$(where_root "$where")
+	if [[ -n $root ]]; then
+		tmpdir_under "$root/tmp"
 	else
 		tmpdir_under "$ASHMEM_CACHE/kernels"
 	fi
@@ -510,6 +673,24 @@ download_vmlinuz() {
 	done < <(image_candidates "$kver")
 	rm -rf "$tmp"
 	return 1
+}
+
+# ---------------------------------------------------------------- module builds
+
+# build_module_chroot ROOT KVER DIR LOG: W=1 build inside a chroot (sid's
+# or trixie's), with /proc mounted there for objtool.
+build_module_chroot() {
+	local root=$1 kver=$2 dir=$3 log=$4 inner rc=0
+	tmpdir_under "$root/tmp"
+	inner=$TMPD
+	cp -a "$dir/." "$inner/"
+	chroot_mount_proc "$root"
+	chroot_run "$root" make -C "/usr/src/linux-headers-$kver" M="${inner#"$root"}" \
+		W=1 -j"$(nproc)" modules >"$log" 2>&1 || rc=$?
+	chroot_umount_proc "$root"
+	cp -a "$inner/." "$dir/"
+	rm -rf "$inner"
+	return "$rc"
 }
 
 # ---------------------------------------------------------------- linux-source
