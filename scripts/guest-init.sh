@@ -95,9 +95,9 @@ fi
 
 if [ "$rc" -eq 0 ]; then
 	echo "@@ASHMEM-BENCH run begin"
+	# shellcheck disable=SC2086 # ASHMEM_BENCH_ARGS: options, word-split
 	case "$mode" in
 	demo) /tests/ashmem_demo ;;
-	# shellcheck disable=SC2086 # ASHMEM_BENCH_ARGS: options, word-split
 	bench) /tests/ashmem_bench ${ASHMEM_BENCH_ARGS:-} ;;
 	*) /tests/run_guest.sh ;;
 	esac
