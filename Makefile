@@ -59,10 +59,17 @@ clean:
 	rm -rf *.o *.ko *.mod *.mod.c .*.cmd modules.order Module.symvers .tmp_versions
 	if [ -d tests ]; then $(MAKE) -C tests clean; fi
 
-# Build, boot and test in QEMU guests: every kernel of the matrix, or those
-# named in KERNELS (e.g. make check KERNELS="6.12 7.2").
+# Build, boot and test in QEMU guests: every kernel of the matrix (Debian
+# 6.1, 6.12, sid's 7.2 and trixie-backports' 7.3), or those named in
+# KERNELS (e.g. make check KERNELS="6.12 7.3").
 check:
 	scripts/check.sh $(KERNELS)
+
+# Link check for Debian's 6.16 to 7.1 images, which have no headers to
+# build against: the imports of the 6.12 and 7.3 builds must be exported
+# there with the same BTF prototypes (KERNELS="6.19 7.0" for some).
+check-abi:
+	scripts/check-abi.sh $(KERNELS)
 
 # The tests, and a minute each of the data-oracle stress test, fault
 # injection and the fuzzer, on a debug kernel built from Debian's
@@ -106,5 +113,5 @@ dkms-check:
 deb:
 	scripts/deb.sh
 
-.PHONY: all modules modules_install install install-host clean check check-debug demo bench check-arm64 bench-arm64 lint \
+.PHONY: all modules modules_install install install-host clean check check-abi check-debug demo bench check-arm64 bench-arm64 lint \
 	dkms-source dkms-check deb
