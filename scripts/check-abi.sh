@@ -26,14 +26,18 @@
 # be exported by the target (__ksymtab, __ksymtab_gpl, and __kflagstab's
 # flags on newer kernels, decoded from the vmlinux inside vmlinuz), in the
 # same symbol namespace; an import of one build only that the target lacks
-# is header-dependent and only reported ("hdr-absent"). Each imported
-# function's prototype in the image's .BTF (pfunct) must be the one of the
-# path's reference (of the build that imports it, if only one does;
-# PROTO_SPLIT says where the driver switches forms inside the range), or,
-# for a function whose prototype changed between the references and that
-# the driver does not call itself, one of the two. The decoder checks
-# itself first: the export table it reads from each reference image must
-# be the reference headers' Module.symvers.
+# is header-dependent and only reported ("hdr-absent"): a kernel's headers
+# reference only what it exports, or its own modules would not load. Each
+# imported function's prototype in the image's .BTF (pfunct) must be the
+# one of the path's reference (PROTO_SPLIT says where the driver switches
+# forms inside the range). Only reported, not failed: a prototype that
+# differs for a function imported by one build only, or for one whose
+# prototype already differs between the two references, that PROTO_SPLIT
+# does not list and that the target has in one of the two forms
+# (__list_lru_init(), __vma_start_write()): the headers' inline code calls
+# those, in the target's own form. The decoder
+# checks itself first: the export table it reads from each reference
+# image must be the reference headers' Module.symvers.
 #
 # Not checked (it needs the target's headers): struct layouts and the
 # headers' inline code, symbol CRCs (modversions), and loading the module.
@@ -80,7 +84,7 @@ PROTO_SPLIT=(
 )
 
 usage() {
-	sed -n '4,48s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '4,52s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit "${1:-0}"
 }
 
