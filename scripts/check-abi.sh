@@ -142,7 +142,7 @@ extract_vmlinux() {
 # __ksymtab_gpl; newer ones keep one __ksymtab and a byte of flags per
 # entry in __kflagstab (bit 0: GPL only).
 decode_exports() {
-	python3 - "$1" <<'EOF'
+	/usr/bin/python3 - "$1" <<'EOF'
 import struct, sys
 
 data = open(sys.argv[1], "rb").read()

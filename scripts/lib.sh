@@ -648,7 +648,8 @@ download_vmlinuz() {
 	fi
 	tmp=$TMPD
 	while read -r pkg; do
-		apt_in "$where" apt-cache show "$pkg" >/dev/null 2>&1 || continue
+		# A name apt only knows of (no candidate) would fail the download.
+		apt_in "$where" apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]' || continue
 		msg "apt-get download $pkg ($where)"
 		download_deb "$where" "$pkg" "$tmp" || continue
 		deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
