@@ -2,11 +2,13 @@
 /*
  * ashmem_linux: the LRU of unpinned pages and the shrinker that purges it.
  *
- * Unpinned, unpurged ranges sit on a list_lru, oldest first, one list per
- * NUMA node and memory cgroup: a cgroup that reaches its limit purges its
- * own unpinned ashmem first. The shrinker takes a victim off the list under
- * the list's lock, drops that lock, and punches the hole holding only the
- * victim's region lock (see "Locking" in ashmem.h).
+ * Ranges with unpinned, unpurged pages sit on a list_lru, oldest first,
+ * one list per NUMA node and memory cgroup: a cgroup that reaches its limit
+ * purges its own unpinned ashmem first. The shrinker claims a piece of the
+ * oldest range under the list's lock, drops that lock, and punches the hole
+ * holding only the range's region lock (see "Locking" in ashmem.h); it
+ * purges no more than reclaim asked for, and stops once nobody is short of
+ * memory (ashmem_reclaim_has_enough()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -18,7 +20,6 @@
 #include <linux/percpu_counter.h>
 #include <linux/shrinker.h>
 #include <linux/sizes.h>
-#include <linux/swap.h>
 
 #include "ashmem.h"
 #include "ashmem_compat.h"
@@ -139,7 +140,8 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 				      1UL << PAGE_ALLOC_COSTLY_ORDER)
 
 /**
- * ashmem_memcg_has_room() - whether reclaim for @memcg's cgroups is done
+ * ashmem_memcg_short() - whether a cgroup that @memcg's pages count
+ *	against needs memory
  * @memcg: the cgroup whose list the shrinker is asked to scan
  *
  * Reclaim for a memory cgroup (a charge at memory.max, memory.high) walks
@@ -150,31 +152,24 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
  * so it would go on down to priority 0 and purge the whole list. Instead of
  * that credit the shrinker asks the cgroups themselves.
  *
- * Return: true if at least one cgroup from @memcg up to the root (not
- * included) has a limit, and each such cgroup has ASHMEM_MEMCG_ROOM pages
- * of room below its memory.max and its memory.high; false if one of them
- * needs memory, or if none has a limit (then only global reclaim or a
- * request through memory.reclaim can have come here).
+ * Return: true if a cgroup from @memcg up to the root (not included) has
+ * less than ASHMEM_MEMCG_ROOM pages of room below its memory.max or its
+ * memory.high.
  */
-static bool ashmem_memcg_has_room(struct mem_cgroup *memcg)
+static bool ashmem_memcg_short(struct mem_cgroup *memcg)
 {
-	bool limited = false;
-
 	for (; memcg && parent_mem_cgroup(memcg); memcg = parent_mem_cgroup(memcg)) {
 		unsigned long usage = page_counter_read(&memcg->memory);
-		unsigned long max = READ_ONCE(memcg->memory.max);
-		unsigned long high = READ_ONCE(memcg->memory.high);
+		unsigned long limit = min(READ_ONCE(memcg->memory.max),
+					  READ_ONCE(memcg->memory.high));
 
-		if (max == PAGE_COUNTER_MAX && high == PAGE_COUNTER_MAX)
-			continue;
-		limited = true;
-		if (usage + ASHMEM_MEMCG_ROOM > min(max, high))
-			return false;
+		if (usage + ASHMEM_MEMCG_ROOM > limit)
+			return true;
 	}
-	return limited;
+	return false;
 }
 #else
-static bool ashmem_memcg_has_room(struct mem_cgroup *memcg)
+static bool ashmem_memcg_short(struct mem_cgroup *memcg)
 {
 	return false;
 }
@@ -204,20 +199,21 @@ static bool ashmem_node_short(int nid)
  *	more purging
  * @sc: the shrinker's control
  *
- * Global reclaim (kswapd, or an allocation the node could not serve) counts
- * the pages the shrinker reports freed (ashmem_account_reclaimed_pages())
- * and stops calling once it has what it needs; it also visits the lists
- * of cgroups that have room to spare. Reclaim for a memory cgroup does not
- * count them (see ashmem_memcg_has_room()), so it is over when the cgroups
- * it can be for have room again, unless the node itself is short.
+ * Reclaim asks for work in batches it computes up front: at a low priority
+ * one call of do_shrink_slab() asks for twice the whole list, whatever has
+ * been freed meanwhile. So before each piece the shrinker looks at what
+ * reclaim is for. Global reclaim (kswapd, or an allocation the node could
+ * not serve) is for a zone below its high watermark; reclaim for a memory
+ * cgroup is for a cgroup on the way from @sc->memcg to the root without
+ * room below its limits (see ashmem_memcg_short()). When neither holds,
+ * nobody needs the pages. (A request through memory.reclaim or drop_caches
+ * then purges nothing either: PURGE_ALL_CACHES is the way to empty it.)
  *
  * Return: true if the shrinker should stop for @sc.
  */
 static bool ashmem_reclaim_has_enough(struct shrink_control *sc)
 {
-	if (current_is_kswapd())
-		return false;
-	return ashmem_memcg_has_room(sc->memcg) && !ashmem_node_short(sc->nid);
+	return !ashmem_node_short(sc->nid) && !ashmem_memcg_short(sc->memcg);
 }
 
 /*
