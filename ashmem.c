@@ -259,12 +259,25 @@ static struct file *ashmem_backing_create(const char *name, size_t size)
 }
 
 /*
- * The file mappings of the region hold: a second open of the backing
- * inode, with the inode's refusing operations (and a module reference).
+ * The file the region's mappings hold: a second file of the backing inode,
+ * under the same name, made the way shmem made the first (so no LSM sees
+ * an open of a path the task never named), with the refusing operations
+ * and a module reference of its own.
  */
-static struct file *ashmem_vm_file_open(struct file *backing)
+static struct file *ashmem_vm_file_create(struct file *backing, const char *name)
 {
-	return dentry_open(&backing->f_path, O_RDWR | O_LARGEFILE, current_cred());
+	struct inode *inode = file_inode(backing);
+	struct file *vm_file;
+
+	ihold(inode);
+	vm_file = alloc_file_pseudo(inode, backing->f_path.mnt, name, O_RDWR,
+				    &ashmem_backing_fops);
+	if (IS_ERR(vm_file)) {
+		iput(inode);
+		return vm_file;
+	}
+	__module_get(THIS_MODULE);
+	return vm_file;
 }
 
 static const char *ashmem_file_name(const struct ashmem_region *region)
@@ -300,7 +313,7 @@ static int ashmem_backing_install(struct ashmem_region *region)
 	backing = ashmem_backing_create(name, size);
 	if (IS_ERR(backing))
 		return PTR_ERR(backing);
-	vm_file = ashmem_vm_file_open(backing);
+	vm_file = ashmem_vm_file_create(backing, name);
 	if (IS_ERR(vm_file)) {
 		fput(backing);
 		return PTR_ERR(vm_file);

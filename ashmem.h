@@ -56,7 +56,7 @@
  * @file: the backing shmem file, with shmem's own operations: read, seek,
  *	punch and map the pages through it. Never handed to userspace. NULL
  *	until the first mmap(), then fixed until release
- * @vm_file: what mappings hold: a second open of @file's inode, whose
+ * @vm_file: what mappings hold: a second file of @file's inode, whose
  *	mmap refuses (see ashmem_backing_fops); set and fixed with @file
  * @name: "dev/ashmem/<name>" (kmalloc'd), or NULL for an unnamed region
  * @size: the size set by SET_SIZE, in bytes
