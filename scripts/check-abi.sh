@@ -96,7 +96,8 @@ version_lt() {
 # ---------------------------------------------------------------- images
 
 # abi_target_kver SERIES: the newest image of SERIES in trixie-backports
-# (e.g. 6.16.12+deb13-amd64), or the KVER_<series> override.
+# (e.g. 6.16.12+deb13-amd64), or the KVER_<series> override; nothing if
+# the suite lists none.
 abi_target_kver() {
 	local var kver
 	var=$(series_var "$1")
@@ -106,8 +107,34 @@ abi_target_kver() {
 	fi
 	kver=$(bpo_search "^linux-(image|binary)-${1//./\\.}\\.[0-9]+\\+deb13-amd64\$" |
 		sed -E 's/^linux-(image|binary)-//' | sort -uV | tail -n 1)
-	[[ -n $kver ]] || die "trixie-backports lists no image of $1"
-	printf '%s\n' "$kver"
+	[[ -z $kver ]] || printf '%s\n' "$kver"
+}
+
+# target_facts SERIES: set TKVER to the image of SERIES and cache its facts
+# (kernel_facts, in a subshell of its own); when that fails, refresh the
+# trixie chroot's lists (backports drops old point releases) and try once
+# more. Returns 2 if trixie-backports lists no image of SERIES at all.
+# The caller holds bpo_lock.
+TKVER=
+target_facts() {
+	local try rc=1
+	for try in 1 2; do
+		((try == 1)) || bpo_refresh
+		TKVER=$(abi_target_kver "$1")
+		[[ -n $TKVER ]] || continue
+		# set -e is ignored inside "if" and "||": run the subshell plainly.
+		set +e
+		(
+			set -e
+			arm_cleanup
+			kernel_facts bpo "$TKVER"
+		)
+		rc=$?
+		set -e
+		((rc)) || return 0
+	done
+	[[ -n $TKVER ]] || return 2
+	return 1
 }
 
 # extract_vmlinux VMLINUZ OUT: the vmlinux ELF inside an x86 bzImage. The
@@ -480,13 +507,18 @@ new_abi_run() {
 # print_table RUN SERIES...: the table, the findings and the closing line;
 # fails if any kernel failed.
 print_table() {
-	local run=$1 s kver path checked nmiss differ hdr pass=0 fail=0 label status
+	local run=$1 s kver path checked nmiss differ hdr pass=0 fail=0 skip=0 label status
 	shift
 	printf '\n==== ABI link check (imports of the W=1 builds for %s %s and %s %s; logs: %s) ====\n' \
 		"$REF_MMAP" "${REF_KVER[$REF_MMAP]}" "$REF_PREPARE" "${REF_KVER[$REF_PREPARE]}" "$run"
 	printf '%-6s %-22s %-16s %7s %7s %7s %10s  %s\n' series kernel "path taken" \
 		checked missing differ hdr-absent result
 	for s in "$@"; do
+		if [[ -e $run/$s.skip ]]; then
+			printf '%-6s %-22s %s\n' "$s" "-" "SKIP (trixie-backports lists no image of it any more)"
+			skip=$((skip + 1))
+			continue
+		fi
 		if [[ ! -s $run/$s.row ]]; then
 			printf '%-6s %-22s %s\n' "$s" "?" "FAIL (no result: see above)"
 			fail=$((fail + 1))
@@ -501,12 +533,16 @@ print_table() {
 		if [[ $status == PASS ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 	done
 	cat "$run"/*.row.details 2>/dev/null || true
-	printf '%d passed, %d failed\n' "$pass" "$fail"
+	if ((skip)); then
+		printf '%d passed, %d failed, %d skipped\n' "$pass" "$fail" "$skip"
+	else
+		printf '%d passed, %d failed\n' "$pass" "$fail"
+	fi
 	((fail == 0))
 }
 
 main() {
-	local series=() s run t0 kver rc
+	local series=() s run t0 rc
 	while (($#)); do
 		case $1 in
 		-h | --help) usage 0 ;;
@@ -537,22 +573,19 @@ main() {
 
 	for s in "${series[@]}"; do
 		bpo_lock
-		kver=$(abi_target_kver "$s")
-		# set -e is ignored inside "||": run the subshell plainly.
-		set +e
-		(
-			set -e
-			arm_cleanup
-			kernel_facts bpo "$kver"
-		)
-		rc=$?
-		set -e
+		rc=0
+		target_facts "$s" || rc=$?
 		bpo_unlock
-		if ((rc)); then
-			warn "[$s] could not read $kver's image"
+		if ((rc == 2)); then
+			# Not a failure of the module: Debian dropped that series.
+			warn "[$s] trixie-backports lists no image of $s any more: skipped"
+			touch "$run/$s.skip"
+			continue
+		elif ((rc)); then
+			warn "[$s] could not read the image of $TKVER"
 			continue
 		fi
-		check_target "$s" "$kver" "$run/$s.row" || warn "[$s] $kver fails the link check"
+		check_target "$s" "$TKVER" "$run/$s.row" || warn "[$s] $TKVER fails the link check"
 	done
 	msg "total wall time $(elapsed "$t0")s"
 	print_table "$run" "${series[@]}"
