@@ -649,7 +649,10 @@ download_vmlinuz() {
 	tmp=$TMPD
 	while read -r pkg; do
 		# A name apt only knows of (no candidate) would fail the download.
-		apt_in "$where" apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]' || continue
+		# (awk reads to the end: grep -q would leave apt-cache a SIGPIPE,
+		# which pipefail counts as a failure.)
+		apt_in "$where" apt-cache policy "$pkg" 2>/dev/null |
+			awk '$1 == "Candidate:" && $2 != "(none)" { ok = 1 } END { exit !ok }' || continue
 		msg "apt-get download $pkg ($where)"
 		download_deb "$where" "$pkg" "$tmp" || continue
 		deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
