@@ -110,31 +110,42 @@ abi_target_kver() {
 	[[ -z $kver ]] || printf '%s\n' "$kver"
 }
 
+# isolated CMD...: run CMD in a subshell with set -e and its own cleanup,
+# and set ISOLATED_RC to its exit status. Call it as a plain command: set
+# -e is ignored inside "if", "||" and functions called there.
+ISOLATED_RC=0
+isolated() {
+	set +e
+	(
+		set -e
+		arm_cleanup
+		"$@"
+	)
+	ISOLATED_RC=$?
+	set -e
+}
+
 # target_facts SERIES: set TKVER to the image of SERIES and cache its facts
-# (kernel_facts, in a subshell of its own); when that fails, refresh the
-# trixie chroot's lists (backports drops old point releases) and try once
-# more. Returns 2 if trixie-backports lists no image of SERIES at all.
+# (kernel_facts, isolated); when that fails, refresh the trixie chroot's
+# lists (backports drops old point releases) and try once more. Sets
+# FACTS_RC: 0 done, 1 failed, 2 trixie-backports lists no image of SERIES.
 # The caller holds bpo_lock.
 TKVER=
+FACTS_RC=0
 target_facts() {
-	local try rc=1
+	local try
+	FACTS_RC=2
 	for try in 1 2; do
 		((try == 1)) || bpo_refresh
 		TKVER=$(abi_target_kver "$1")
 		[[ -n $TKVER ]] || continue
-		# set -e is ignored inside "if" and "||": run the subshell plainly.
-		set +e
-		(
-			set -e
-			arm_cleanup
-			kernel_facts bpo "$TKVER"
-		)
-		rc=$?
-		set -e
-		((rc)) || return 0
+		isolated kernel_facts bpo "$TKVER"
+		FACTS_RC=1
+		if ((ISOLATED_RC == 0)); then
+			FACTS_RC=0
+			return 0
+		fi
 	done
-	[[ -n $TKVER ]] || return 2
-	return 1
 }
 
 # extract_vmlinux VMLINUZ OUT: the vmlinux ELF inside an x86 bzImage. The
@@ -573,8 +584,8 @@ main() {
 
 	for s in "${series[@]}"; do
 		bpo_lock
-		rc=0
-		target_facts "$s" || rc=$?
+		target_facts "$s"
+		rc=$FACTS_RC
 		bpo_unlock
 		if ((rc == 2)); then
 			# Not a failure of the module: Debian dropped that series.
