@@ -83,6 +83,7 @@ static int ashmem_open(struct inode *inode, struct file *file)
 	if (!region)
 		return -ENOMEM;
 	mutex_init(&region->lock);
+	init_rwsem(&region->purge_sem);
 	region->prot_mask = ASHMEM_PROT_ALL;
 	region->ranges = RB_ROOT;
 	refcount_set(&region->ref, 1);
@@ -95,6 +96,20 @@ static int ashmem_open(struct inode *inode, struct file *file)
 	trace_ashmem_create(region);
 	file->private_data = region;
 	return 0;
+}
+
+/*
+ * Purges punch their pieces after dropping region->lock, holding purge_sem
+ * for read (see "Locking" in ashmem.h). Wait for those claimed before the
+ * caller's last look under region->lock: once this returns, no hole lands
+ * in pages the caller pinned again, and none uses the backing file.
+ */
+static void ashmem_purges_wait(struct ashmem_region *region)
+{
+	if (rwsem_is_locked(&region->purge_sem)) {
+		down_write(&region->purge_sem);
+		up_write(&region->purge_sem);
+	}
 }
 
 static int ashmem_release(struct inode *inode, struct file *file)
@@ -114,6 +129,7 @@ static int ashmem_release(struct inode *inode, struct file *file)
 	atomic_long_sub(region->size, &ashmem_stats.sized_bytes);
 	mutex_unlock(&region->lock);
 
+	ashmem_purges_wait(region);
 	if (backing) {
 		atomic_long_dec(&ashmem_stats.mapped_regions);
 		fput(vm_file);
@@ -621,6 +637,8 @@ static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 		ret = ashmem_pin_locked(region, cmd, &pin, &spare);
 	}
 	ashmem_range_free(spare);
+	if (cmd == ASHMEM_PIN && ret >= 0)
+		ashmem_purges_wait(region);
 	return ret;
 }
 

@@ -13,6 +13,7 @@
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
+#include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/types.h>
 
@@ -35,11 +36,17 @@
  *
  * The shrinker walks the LRU under the list_lru lock and may only
  * mutex_trylock() a region's lock from there, never wait for it: reclaim
- * can be entered by a task that holds that lock. It claims a piece of the
- * oldest range (ashmem_shrinker.c) and drops the list_lru lock before it
- * purges, so it punches holes holding only the victim's region lock, for
- * one piece at a time. A range that keeps unpurged pages stays on the LRU,
- * in its place, while the piece is punched.
+ * can be entered by a task that holds that lock. Under both locks it
+ * claims a piece of the oldest range (ashmem_shrinker.c) and takes
+ * region->purge_sem for read with down_read_trylock(); it drops both locks
+ * and punches the piece holding only purge_sem, so several reclaimers
+ * can purge pieces of one region at once and region->lock is never held
+ * across a punch. A range that keeps unpurged pages stays on the LRU, in
+ * its place, while the piece is punched. A PIN that finds purges in
+ * flight, and release, take purge_sem for write once they dropped
+ * region->lock, to wait for them: no hole lands in pages pinned again, and
+ * the backing file outlives every punch. Punches run with
+ * memalloc_nofs_save(), so reclaim entered inside one never punches again.
  *
  * The registry of open regions (an xarray, ashmem_stats.c) has its own
  * spinlock. Open and release take it alone; the debugfs listing takes a
@@ -47,7 +54,8 @@
  * it.
  *
  * Order: mmap_lock -> region->lock -> list_lru lock
- *                     region->lock -> backing inode's i_rwsem (hole punch)
+ *         list_lru lock -> region->lock (trylock) -> purge_sem (read, trylock)
+ *         purge_sem (read) -> backing inode's i_rwsem (hole punch)
  */
 
 /**
@@ -67,6 +75,8 @@
  * @id: index in the registry of open regions (ashmem_stats.c); fixed
  * @purges: how many times pages of the region were purged (a purge takes
  *	at most ASHMEM_PURGE_PIECE pages of one range)
+ * @purge_sem: held for read by each purge in flight, from its claim under
+ *	@lock until its hole is punched; see "Locking" above
  * @creator_pid: thread group of the opener, in the initial pid namespace;
  *	fixed
  * @creator_cgroup: inode of the opener's cgroup v2 directory, or 0; fixed
@@ -83,6 +93,7 @@ struct ashmem_region {
 	refcount_t ref;
 	u32 id;
 	unsigned long purges;
+	struct rw_semaphore purge_sem;	/* see "Locking" above */
 	pid_t creator_pid;
 	u64 creator_cgroup;
 	char creator_comm[TASK_COMM_LEN];
@@ -144,8 +155,10 @@ void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
 bool ashmem_range_any_unpinned(struct ashmem_region *region, pgoff_t start,
 			       pgoff_t last);
 void ashmem_range_release_all(struct ashmem_region *region);
-unsigned long ashmem_range_purge(struct ashmem_range *range, pgoff_t pages,
-				 bool shrinker);
+pgoff_t ashmem_range_claim(struct ashmem_range *range, pgoff_t pages,
+			   bool shrinker);
+unsigned long ashmem_region_punch(struct ashmem_region *region, pgoff_t first,
+				  pgoff_t pages);
 void ashmem_range_count(struct ashmem_region *region, unsigned long *unpinned,
 			unsigned long *purged);
 int ashmem_range_cache_init(void);

@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/falloc.h>
 #include <linux/minmax.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "ashmem.h"
@@ -271,29 +272,55 @@ void ashmem_range_release_all(struct ashmem_region *region)
 }
 
 /**
- * ashmem_range_purge() - discard the first unpurged pages of a range
- * @range: the range; its region is locked and has a backing file
+ * ashmem_range_claim() - take the first unpurged pages of a range for a purge
+ * @range: the range; its region is locked
  * @pages: how many, at most ashmem_range_live(@range); the caller took them
  *	off the LRU's count, and the range itself off the LRU if that is all
- * @shrinker: whether the shrinker purges it (for the trace event)
+ * @shrinker: whether the shrinker purges them (for the trace event)
  *
- * Punches a hole in the backing file, so the pages read back as zeros, and
- * moves the range's purged prefix past them so the next PIN over any of
- * them reports ASHMEM_WAS_PURGED.
+ * Moves the range's purged prefix past the pages, so the next PIN over any
+ * of them reports ASHMEM_WAS_PURGED. The caller punches them with
+ * ashmem_region_punch() once it has dropped the region's lock, holding
+ * @purge_sem for read until then.
+ *
+ * Return: the first page of the piece.
+ */
+pgoff_t ashmem_range_claim(struct ashmem_range *range, pgoff_t pages,
+			   bool shrinker)
+{
+	struct ashmem_region *region = range->region;
+	pgoff_t first = range->unpurged;
+
+	range->unpurged = first + pages;
+	region->purges++;
+	atomic_long_add(pages, &ashmem_stats.purged_pages);
+	trace_ashmem_purge(region, first, pages, shrinker);
+	return first;
+}
+
+/**
+ * ashmem_region_punch() - discard pages claimed by ashmem_range_claim()
+ * @region: the region, with a backing file; its @purge_sem held for read
+ * @first: first page
+ * @pages: how many
+ *
+ * Punches a hole in the backing file, so the pages read back as zeros. No
+ * allocation in the punch may recurse into filesystem reclaim: the
+ * shrinker could punch the same inode again there, and wait for its lock.
  *
  * Return: how many pages of the file were resident and so were freed.
  */
-unsigned long ashmem_range_purge(struct ashmem_range *range, pgoff_t pages,
-				 bool shrinker)
+unsigned long ashmem_region_punch(struct ashmem_region *region, pgoff_t first,
+				  pgoff_t pages)
 {
-	struct ashmem_region *region = range->region;
 	struct address_space *mapping = region->file->f_mapping;
-	pgoff_t first = range->unpurged;
 	unsigned long resident = READ_ONCE(mapping->nrpages);
+	unsigned int nofs = memalloc_nofs_save();
 	int err;
 
 	err = vfs_fallocate(region->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    (loff_t)first << PAGE_SHIFT, (loff_t)pages << PAGE_SHIFT);
+	memalloc_nofs_restore(nofs);
 	/*
 	 * shmem refuses a punch only on a sealed file, which ours cannot be.
 	 * Should it fail anyway, the pages still count as purged: after
@@ -302,12 +329,8 @@ unsigned long ashmem_range_purge(struct ashmem_range *range, pgoff_t pages,
 	if (err)
 		pr_warn_ratelimited("purging %lu pages failed: %d\n",
 				    (unsigned long)pages, err);
-	range->unpurged = first + pages;
-	region->purges++;
-	atomic_long_add(pages, &ashmem_stats.purged_pages);
-	trace_ashmem_purge(region, first, pages, shrinker);
 
-	/* Faults on other pages of the file may race: only an estimate. */
+	/* Faults and other purges of the file may race: only an estimate. */
 	return resident - min(resident, READ_ONCE(mapping->nrpages));
 }
 

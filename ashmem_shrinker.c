@@ -5,10 +5,10 @@
  * Ranges with unpinned, unpurged pages sit on a list_lru, oldest first,
  * one list per NUMA node and memory cgroup: a cgroup that reaches its limit
  * purges its own unpinned ashmem first. The shrinker claims a piece of the
- * oldest range under the list's lock, drops that lock, and punches the hole
- * holding only the range's region lock (see "Locking" in ashmem.h); it
- * purges no more than reclaim asked for, and stops once nobody is short of
- * memory (ashmem_reclaim_has_enough()).
+ * oldest range under the list's lock and the region's, drops both, and
+ * punches the hole (see "Locking" in ashmem.h); it purges no more than
+ * reclaim asked for, and stops once nobody is short of memory
+ * (ashmem_reclaim_has_enough()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -67,10 +67,10 @@ unsigned long ashmem_lru_pages(void)
 }
 
 /*
- * The most pages one purge punches while it holds a region's lock: a hole
- * of 2 MiB takes well under a millisecond, which bounds how long a PIN of
- * that region or another reclaimer waits behind a purge. The shrinker's own
- * pieces are smaller still: reclaim asks for SHRINK_BATCH (128) pages a call.
+ * The most pages one purge punches at once: a hole of 2 MiB takes well
+ * under a millisecond, which bounds how long a PIN of that region waits
+ * behind a purge. The shrinker's own pieces are smaller still: reclaim asks
+ * for SHRINK_BATCH (128) pages a call.
  */
 #define ASHMEM_PURGE_PIECE	((unsigned long)SZ_2M >> PAGE_SHIFT)
 
@@ -93,34 +93,42 @@ struct ashmem_purge_ctl {
  * range's region can be locked without waiting, claims a piece of the
  * range's first unpurged pages, no larger than what the walk still needs;
  * only a range that gives up its last unpurged pages leaves the LRU, the
- * rest stays where it is for the next reclaimer. Then drops the list's lock
- * to punch the piece, as LRU_RETRY and LRU_REMOVED_RETRY allow: the walk
- * starts over, at the same range if it has pages left.
+ * rest stays where it is for the next reclaimer. Then drops both locks to
+ * punch the piece, holding the region's purge_sem for read (see "Locking"
+ * in ashmem.h), as LRU_RETRY and LRU_REMOVED_RETRY allow: the walk starts
+ * over, at the same range if it has pages left.
  */
 static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 {
 	struct ashmem_range *range = container_of(item, struct ashmem_range, lru);
 	struct ashmem_region *region = range->region;
 	struct ashmem_purge_ctl *ctl = cb_arg;
-	pgoff_t live, pages;
+	pgoff_t live, pages, first;
 
 	if (ctl->freed >= ctl->budget)
 		return LRU_SKIP;
 	if (!mutex_trylock(&region->lock))
 		return LRU_SKIP;
+	/* Fails only while a PIN or release waits for the purges in flight. */
+	if (!down_read_trylock(&region->purge_sem)) {
+		mutex_unlock(&region->lock);
+		return LRU_SKIP;
+	}
 
 	live = ashmem_range_live(range);
 	pages = min3(live, ctl->budget - ctl->freed, ASHMEM_PURGE_PIECE);
 	if (pages == live)
 		list_lru_isolate(list, item);
 	percpu_counter_sub(&ashmem_lru_nr_pages, pages);
+	first = ashmem_range_claim(range, pages, ctl->shrinker);
 	/* On the LRU means not yet released: the region holds a reference. */
 	refcount_inc(&region->ref);
+	mutex_unlock(&region->lock);
 	spin_unlock(ASHMEM_LRU_WALK_LOCK);
 
 	ctl->freed += pages;
-	ctl->resident += ashmem_range_purge(range, pages, ctl->shrinker);
-	mutex_unlock(&region->lock);
+	ctl->resident += ashmem_region_punch(region, first, pages);
+	up_read(&region->purge_sem);
 	ashmem_region_put(region);
 
 	return ashmem_lru_walk_relock(ASHMEM_LRU_WALK_LOCK,
