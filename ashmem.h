@@ -157,7 +157,7 @@ bool ashmem_range_any_unpinned(struct ashmem_region *region, pgoff_t start,
 void ashmem_range_release_all(struct ashmem_region *region);
 pgoff_t ashmem_range_claim(struct ashmem_range *range, pgoff_t pages,
 			   bool shrinker);
-unsigned long ashmem_region_punch(struct ashmem_region *region, pgoff_t first,
+unsigned long ashmem_region_punch(struct file *backing, pgoff_t first,
 				  pgoff_t pages);
 void ashmem_range_count(struct ashmem_region *region, unsigned long *unpinned,
 			unsigned long *purged);

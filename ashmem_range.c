@@ -300,25 +300,28 @@ pgoff_t ashmem_range_claim(struct ashmem_range *range, pgoff_t pages,
 
 /**
  * ashmem_region_punch() - discard pages claimed by ashmem_range_claim()
- * @region: the region, with a backing file; its @purge_sem held for read
+ * @backing: the region's backing file, as read under its lock at the claim:
+ *	release clears region->file before it waits for the purges in flight,
+ *	and puts the file only after
  * @first: first page
  * @pages: how many
  *
- * Punches a hole in the backing file, so the pages read back as zeros. No
- * allocation in the punch may recurse into filesystem reclaim: the
- * shrinker could punch the same inode again there, and wait for its lock.
+ * Punches a hole in the backing file, so the pages read back as zeros. The
+ * caller holds the region's @purge_sem for read. No allocation in the
+ * punch may recurse into filesystem reclaim: the shrinker could punch the
+ * same inode again there, and wait for its lock.
  *
  * Return: how many pages of the file were resident and so were freed.
  */
-unsigned long ashmem_region_punch(struct ashmem_region *region, pgoff_t first,
+unsigned long ashmem_region_punch(struct file *backing, pgoff_t first,
 				  pgoff_t pages)
 {
-	struct address_space *mapping = region->file->f_mapping;
+	struct address_space *mapping = backing->f_mapping;
 	unsigned long resident = READ_ONCE(mapping->nrpages);
 	unsigned int nofs = memalloc_nofs_save();
 	int err;
 
-	err = vfs_fallocate(region->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	err = vfs_fallocate(backing, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    (loff_t)first << PAGE_SHIFT, (loff_t)pages << PAGE_SHIFT);
 	memalloc_nofs_restore(nofs);
 	/*

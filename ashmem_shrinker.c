@@ -104,6 +104,7 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 	struct ashmem_region *region = range->region;
 	struct ashmem_purge_ctl *ctl = cb_arg;
 	pgoff_t live, pages, first;
+	struct file *backing;
 
 	if (ctl->freed >= ctl->budget)
 		return LRU_SKIP;
@@ -121,13 +122,15 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 		list_lru_isolate(list, item);
 	percpu_counter_sub(&ashmem_lru_nr_pages, pages);
 	first = ashmem_range_claim(range, pages, ctl->shrinker);
+	/* Release waits for purge_sem before it puts the file. */
+	backing = region->file;
 	/* On the LRU means not yet released: the region holds a reference. */
 	refcount_inc(&region->ref);
 	mutex_unlock(&region->lock);
 	spin_unlock(ASHMEM_LRU_WALK_LOCK);
 
 	ctl->freed += pages;
-	ctl->resident += ashmem_region_punch(region, first, pages);
+	ctl->resident += ashmem_region_punch(backing, first, pages);
 	up_read(&region->purge_sem);
 	ashmem_region_put(region);
 
