@@ -311,6 +311,13 @@ pgoff_t ashmem_range_claim(struct ashmem_range *range, pgoff_t pages,
  * punch may recurse into filesystem reclaim: the shrinker could punch the
  * same inode again there, and wait for its lock.
  *
+ * shmem's ->fallocate is called directly, not through vfs_fallocate(): that
+ * would take the internal mount's sb_writers, which tmpfs writers (a mkdir
+ * on any tmpfs) hold while they allocate, so reclaim would wait on it
+ * (lockdep: sb_writers -> fs_reclaim -> sb_writers). The backing file is
+ * never frozen, never seen by userspace and watched by nobody, which is
+ * all vfs_fallocate() adds.
+ *
  * Return: how many pages of the file were resident and so were freed.
  */
 unsigned long ashmem_region_punch(struct file *backing, pgoff_t first,
@@ -321,8 +328,9 @@ unsigned long ashmem_region_punch(struct file *backing, pgoff_t first,
 	unsigned int nofs = memalloc_nofs_save();
 	int err;
 
-	err = vfs_fallocate(backing, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			    (loff_t)first << PAGE_SHIFT, (loff_t)pages << PAGE_SHIFT);
+	err = backing->f_op->fallocate(backing, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				       (loff_t)first << PAGE_SHIFT,
+				       (loff_t)pages << PAGE_SHIFT);
 	memalloc_nofs_restore(nofs);
 	/*
 	 * shmem refuses a punch only on a sealed file, which ours cannot be.
