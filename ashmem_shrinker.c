@@ -188,7 +188,11 @@ static bool ashmem_memcg_short(struct mem_cgroup *memcg)
 
 /*
  * Whether a zone of node @nid is below its high watermark, the level
- * kswapd reclaims up to: global reclaim runs on the node only then.
+ * kswapd reclaims up to: global reclaim runs on the node only then. Free
+ * CMA pages and the high-order atomic reserve do not count, as the page
+ * allocator's own watermark test leaves them out for ordinary allocations
+ * (an arm64 guest met the OOM killer while free CMA pages kept the zone
+ * above its high watermark).
  */
 static bool ashmem_node_short(int nid)
 {
@@ -197,9 +201,14 @@ static bool ashmem_node_short(int nid)
 
 	for (i = 0; i < MAX_NR_ZONES; i++) {
 		struct zone *zone = &pgdat->node_zones[i];
+		long free;
 
-		if (managed_zone(zone) &&
-		    zone_page_state(zone, NR_FREE_PAGES) < high_wmark_pages(zone))
+		if (!managed_zone(zone))
+			continue;
+		free = zone_page_state(zone, NR_FREE_PAGES) -
+		       zone_page_state(zone, NR_FREE_CMA_PAGES) -
+		       READ_ONCE(zone->nr_reserved_highatomic);
+		if (free < (long)high_wmark_pages(zone))
 			return true;
 	}
 	return false;
