@@ -126,11 +126,6 @@ struct ashmem_range {
 	pgoff_t unpurged;
 };
 
-static inline pgoff_t ashmem_range_pages(const struct ashmem_range *range)
-{
-	return range->last - range->start + 1;
-}
-
 /* Pages of @range that still hold data: what it has on the LRU. */
 static inline pgoff_t ashmem_range_live(const struct ashmem_range *range)
 {

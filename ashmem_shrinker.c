@@ -120,7 +120,7 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 	pages = min3(live, ctl->budget - ctl->freed, ASHMEM_PURGE_PIECE);
 	if (pages == live)
 		list_lru_isolate(list, item);
-	percpu_counter_sub(&ashmem_lru_nr_pages, pages);
+	ashmem_lru_shrink(pages);
 	first = ashmem_range_claim(range, pages, ctl->shrinker);
 	/* Release waits for purge_sem before it puts the file. */
 	backing = region->file;
