@@ -11,6 +11,8 @@ BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-900}
 # Guest memory in MiB (the debug kernel's guest takes more), and vCPUs.
 GUEST_MEM=1024
 GUEST_CPUS=2
+# QEMU's CPU model: everything TCG emulates, 5-level paging included.
+GUEST_CPU=max
 
 # build_tests RUN: build the (kernel-independent) tests once and install them
 # into RUN/tests-root, the /tests of every guest.
@@ -48,7 +50,7 @@ boot_guest() {
 	local dir=$3 rc=0 t0
 	qemu_lock "$(tcg_host_threads "$TCG_THREAD" "$GUEST_CPUS")"
 	t0=$(now)
-	timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "tcg,thread=$TCG_THREAD" -cpu max \
+	timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "tcg,thread=$TCG_THREAD" -cpu "$GUEST_CPU" \
 		-m "$GUEST_MEM" -smp "$GUEST_CPUS" -nographic -no-reboot -net none \
 		-serial mon:stdio -serial "file:$dir/guest.log.raw" \
 		-kernel "$1" -initrd "$2" -append "$GUEST_CMDLINE" \

@@ -265,7 +265,7 @@ kernel_log() {
 # judge_guest DIR MODE KVER: read the guest's logs; sets J_PASS, J_FAIL,
 # J_SKIP and REASONS (why the kernel fails; empty if it passes).
 judge_guest() {
-	local dir=$1 mode=$2 kver=$3 log="$1/guest.log" insmod runrc problems tn tnz leaks
+	local dir=$1 mode=$2 kver=$3 log="$1/guest.log" insmod runrc klog problems when tn tnz leaks
 	REASONS=()
 	insmod=$(marker_value "$log" "insmod rc")
 	[[ $insmod == 0 ]] || REASONS+=("insmod failed (rc=${insmod:-none})")
@@ -294,11 +294,17 @@ judge_guest() {
 		section "$log" kmemleak | head -n 60 | sed "s/^/[$kver] kmemleak: /" >&2
 	fi
 
-	problems=$(kernel_log "$dir" | dmesg_problems)
+	klog=$(kernel_log "$dir")
+	problems=$(dmesg_problems <<<"$klog")
 	if [[ -n $problems ]]; then
 		# The first line goes into the summary too: the full report scrolls
-		# away behind the guest output in a long CI log.
-		REASONS+=("kernel log reports problems, first: $(head -n 1 <<<"$problems" | cut -c 1-200)")
+		# away behind the guest output in a long CI log. Whether it came
+		# before the module's first line tells a kernel's own boot problem
+		# from one of the module's.
+		when=""
+		[[ -z $(sed '/ashmem_linux: version /,$d' <<<"$klog" | dmesg_problems) ]] ||
+			when=" (at boot, before the module was loaded)"
+		REASONS+=("kernel log reports problems$when, first: $(head -n 1 <<<"$problems" | cut -c 1-200)")
 		show_dmesg_problems "$kver" "$dir" "$problems"
 	fi
 }
