@@ -126,12 +126,10 @@ static int ashmem_release(struct inode *inode, struct file *file)
 	vm_file = region->vm_file;
 	region->file = NULL;
 	region->vm_file = NULL;
-	atomic_long_sub(region->size, &ashmem_stats.sized_bytes);
 	mutex_unlock(&region->lock);
 
 	ashmem_purges_wait(region);
 	if (backing) {
-		atomic_long_dec(&ashmem_stats.mapped_regions);
 		fput(vm_file);
 		fput(backing);
 	}
@@ -340,7 +338,6 @@ static int ashmem_backing_install(struct ashmem_region *region)
 	    !strcmp(name, ashmem_file_name(region))) {
 		swap(region->file, backing);
 		swap(region->vm_file, vm_file);
-		atomic_long_inc(&ashmem_stats.mapped_regions);
 	}
 	mutex_unlock(&region->lock);
 
@@ -488,12 +485,10 @@ static long ashmem_set_size(struct ashmem_region *region, size_t size)
 		return -EINVAL;
 
 	mutex_lock(&region->lock);
-	if (region->file) {
+	if (region->file)
 		ret = -EINVAL;
-	} else {
-		atomic_long_add(size - region->size, &ashmem_stats.sized_bytes);
+	else
 		region->size = size;
-	}
 	mutex_unlock(&region->lock);
 	return ret;
 }
@@ -576,9 +571,9 @@ static int ashmem_pin_pages(struct ashmem_region *region,
 }
 
 /*
- * One PIN, UNPIN or GET_PIN_STATUS under the region's lock. Return: what
- * the ioctl returns, or -EAGAIN for a PIN that must split a range and has
- * no @spare to do it with.
+ * One PIN, UNPIN or GET_PIN_STATUS under the region's lock, handing the
+ * region *@spare first if it has none. Return: what the ioctl returns, or
+ * -EAGAIN for an UNPIN or a PIN that needs a new range and finds no spare.
  */
 static long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
 			      const struct ashmem_pin *pin,
@@ -588,19 +583,21 @@ static long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
 	long ret;
 
 	mutex_lock(&region->lock);
+	*spare = ashmem_range_give_spare(region, *spare);
 	ret = ashmem_pin_pages(region, pin, &start, &last);
 	if (ret)
 		goto out;
 
 	switch (cmd) {
 	case ASHMEM_PIN:
-		ret = ashmem_range_pin(region, start, last, spare);
+		ret = ashmem_range_pin(region, start, last);
 		if (ret != -EAGAIN)
 			trace_ashmem_pin(region, start, last, ret);
 		break;
 	case ASHMEM_UNPIN:
-		ashmem_range_unpin(region, start, last, spare);
-		trace_ashmem_unpin(region, start, last, ret);
+		ret = ashmem_range_unpin(region, start, last);
+		if (ret != -EAGAIN)
+			trace_ashmem_unpin(region, start, last, ret);
 		break;
 	case ASHMEM_GET_PIN_STATUS:
 		ret = ashmem_range_any_unpinned(region, start, last) ?
@@ -621,16 +618,10 @@ static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 
 	if (copy_from_user(&pin, upin, sizeof(pin)))
 		return -EFAULT;
-	/* An unpin adds a range: allocate it before locking. */
-	if (cmd == ASHMEM_UNPIN) {
-		spare = ashmem_range_alloc();
-		if (!spare)
-			return -ENOMEM;
-	}
 
 	ret = ashmem_pin_locked(region, cmd, &pin, &spare);
 	if (ret == -EAGAIN) {
-		/* Rare: a pin inside an unpinned range. Allocate, then redo. */
+		/* The region's first unpin, or one after a split: allocate. */
 		spare = ashmem_range_alloc();
 		if (!spare)
 			return -ENOMEM;

@@ -24,11 +24,12 @@
  * Locking
  *
  * region->lock (mutex) protects every field of its region below and every
- * range of that region: the tree, each range's bounds and purged prefix,
- * and whether the range sits on the LRU. Nothing copies from or to user memory
- * and nothing allocates under it: the ioctls allocate before they take it,
- * and mmap() creates the backing files with it dropped and maps them after
- * dropping it (@file and @vm_file are fixed once set).
+ * range of that region: the tree, the spare, each range's bounds and purged
+ * prefix, and whether the range sits on the LRU. Nothing copies from or to
+ * user memory and nothing allocates under it: an ioctl that finds no spare
+ * range drops it to allocate one, and mmap() creates the backing files with
+ * it dropped and maps them after dropping it (@file and @vm_file are fixed
+ * once set).
  *
  * The LRU (ashmem_lru, a list_lru) has its own per-node, per-memcg spinlocks
  * inside list_lru. They nest inside region->lock: ranges are added to and
@@ -70,6 +71,8 @@
  * @size: the size set by SET_SIZE, in bytes
  * @prot_mask: PROT_* bits mmap() may ask for; bits can only be removed
  * @ranges: the unpinned ranges, keyed by first page, never overlapping
+ * @spare: a range not in use, kept for the next UNPIN or splitting PIN so
+ *	that a pin/unpin cycle allocates nothing; or NULL
  * @ref: one for the open file, one for each purge in progress and each
  *	reader of the debugfs listing; the memory is freed when it drops to zero
  * @id: index in the registry of open regions (ashmem_stats.c); fixed
@@ -90,6 +93,7 @@ struct ashmem_region {
 	size_t size;
 	unsigned long prot_mask;
 	struct rb_root ranges;
+	struct ashmem_range *spare;
 	refcount_t ref;
 	u32 id;
 	unsigned long purges;
@@ -143,10 +147,11 @@ void ashmem_region_put(struct ashmem_region *region);
 /* ashmem_range.c: the unpinned ranges of a region, under region->lock */
 struct ashmem_range *ashmem_range_alloc(void);
 void ashmem_range_free(struct ashmem_range *range);
-int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last,
-		     struct ashmem_range **spare);
-void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
-			pgoff_t last, struct ashmem_range **spare);
+struct ashmem_range *ashmem_range_give_spare(struct ashmem_region *region,
+					     struct ashmem_range *range);
+int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last);
+int ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
+		       pgoff_t last);
 bool ashmem_range_any_unpinned(struct ashmem_region *region, pgoff_t start,
 			       pgoff_t last);
 void ashmem_range_release_all(struct ashmem_region *region);
@@ -160,18 +165,13 @@ int ashmem_range_cache_init(void);
 void ashmem_range_cache_exit(void);
 
 /**
- * struct ashmem_stats - counters for debugfs, kept where they change
- * @regions: open regions
- * @mapped_regions: open regions with a backing file (mapped at least once)
- * @sized_bytes: sum of the sizes set on open regions
+ * struct ashmem_stats - counters of purging for debugfs, kept where they
+ *	change (what debugfs says about open regions, it counts when read)
  * @purged_pages: pages purged since the module loaded, by any path
  * @shrinker_scans: calls of the shrinker's scan callback
  * @shrinker_freed: pages the shrinker purged
  */
 struct ashmem_stats {
-	atomic_long_t regions;
-	atomic_long_t mapped_regions;
-	atomic_long_t sized_bytes;
 	atomic_long_t purged_pages;
 	atomic_long_t shrinker_scans;
 	atomic_long_t shrinker_freed;

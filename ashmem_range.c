@@ -5,8 +5,11 @@
  * A region's unpinned pages are kept as disjoint ranges in an rbtree sorted
  * by first page, so PIN, UNPIN and GET_PIN_STATUS cost O(log n) in the
  * number of ranges plus the ranges they touch. Everything here runs under
- * region->lock and never allocates: a caller that may need a new range
- * allocates it beforehand and passes it in as a spare.
+ * region->lock and never allocates. A range that is pinned again or merged
+ * away is kept as the region's spare (region->spare), and the next UNPIN or
+ * splitting PIN reuses it; only one that finds no spare, and no range it
+ * absorbs, returns -EAGAIN, so that its caller allocates one with the lock
+ * dropped (ashmem_range_give_spare()) and tries again.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -104,13 +107,47 @@ static void range_add(struct ashmem_region *region, struct ashmem_range *range,
 		ashmem_lru_add(range);
 }
 
+/* Keep @range, no longer in use, as the region's spare, or free it. */
+static void range_keep(struct ashmem_region *region, struct ashmem_range *range)
+{
+	if (region->spare)
+		ashmem_range_free(range);
+	else
+		region->spare = range;
+}
+
+static struct ashmem_range *take_spare(struct ashmem_region *region)
+{
+	struct ashmem_range *range = region->spare;
+
+	region->spare = NULL;
+	return range;
+}
+
+/**
+ * ashmem_range_give_spare() - hand a freshly allocated range to a region
+ * @region: the region, locked
+ * @range: from ashmem_range_alloc(), or NULL
+ *
+ * Return: NULL if the region kept @range as its spare, else @range, which
+ * the caller frees once it dropped the lock.
+ */
+struct ashmem_range *ashmem_range_give_spare(struct ashmem_region *region,
+					     struct ashmem_range *range)
+{
+	if (!range || region->spare)
+		return range;
+	region->spare = range;
+	return NULL;
+}
+
 /* Forget @range: its pages are pinned again, or merged into another range. */
 static void range_remove(struct ashmem_region *region, struct ashmem_range *range)
 {
 	rb_erase(&range->node, &region->ranges);
 	if (ashmem_range_live(range))
 		ashmem_lru_del(range);
-	ashmem_range_free(range);
+	range_keep(region, range);
 }
 
 /*
@@ -138,20 +175,11 @@ static bool range_purged_within(const struct ashmem_range *range, pgoff_t start,
 	return range->start <= last && range->unpurged > max(start, range->start);
 }
 
-static struct ashmem_range *take_spare(struct ashmem_range **spare)
-{
-	struct ashmem_range *range = *spare;
-
-	*spare = NULL;
-	return range;
-}
-
 /**
  * ashmem_range_unpin() - mark pages [@start, @last] unpinned
  * @region: the region, locked
  * @start: first page
  * @last: last page
- * @spare: a range from ashmem_range_alloc(); taken (set to NULL) if used
  *
  * The new range absorbs every range it overlaps, and is marked purged as a
  * whole if any of them had a purged page, as Android does. It also absorbs
@@ -159,49 +187,64 @@ static struct ashmem_range *take_spare(struct ashmem_range **spare)
  * of the whole (a purged range before, or an unpurged one after), which
  * keeps the tree small without ever reporting WAS_PURGED for pages that
  * were not. Pages already unpinned as a whole keep their range, and so
- * their place on the LRU.
+ * their place on the LRU. The new range reuses the region's spare or an
+ * absorbed range, and one absorbed range becomes the next spare.
+ *
+ * Return: 0; -EAGAIN, with nothing changed, if the new range would absorb
+ * none and the region has no spare.
  */
-void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
-			pgoff_t last, struct ashmem_range **spare)
+int ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
+		       pgoff_t last)
 {
-	struct ashmem_range *range, *prev, *next;
-	bool purged = false;
+	struct ashmem_range *first, *prev, *after, *range, *next, *new;
+	bool purged = false, merge_prev, merge_next;
 	pgoff_t unpurged;
 
-	range = range_first_from(region, start);
-	if (range && range->start <= start && range->last >= last)
-		return;
+	first = range_first_from(region, start);
+	if (first && first->start <= start && first->last >= last)
+		return 0;
 
-	prev = range ? range_of(rb_prev(&range->node)) :
-		       range_of(rb_last(&region->ranges));
-	while (range && range->start <= last) {
-		next = range_of(rb_next(&range->node));
-		start = min(start, range->start);
-		last = max(last, range->last);
-		purged |= ashmem_range_any_purged(range);
-		range_remove(region, range);
-		range = next;
+	/* What the new range covers: every range it overlaps... */
+	for (after = first; after && after->start <= last;
+	     after = range_of(rb_next(&after->node))) {
+		start = min(start, after->start);
+		last = max(last, after->last);
+		purged |= ashmem_range_any_purged(after);
 	}
 	unpurged = purged ? last + 1 : start;
 
-	/* A purged prefix followed by the new pages. */
-	if (prev && prev->last + 1 == start &&
-	    (!ashmem_range_live(prev) || unpurged == start)) {
+	/* ...a purged prefix followed by the new pages... */
+	prev = first ? range_of(rb_prev(&first->node)) :
+		       range_of(rb_last(&region->ranges));
+	merge_prev = prev && prev->last + 1 == start &&
+		     (!ashmem_range_live(prev) || unpurged == start);
+	if (merge_prev) {
 		if (ashmem_range_live(prev))
 			unpurged = prev->unpurged;
 		start = prev->start;
-		range_remove(region, prev);
 	}
-	/* The new pages followed by a range whose purged pages lead it. */
-	if (range && range->start == last + 1 &&
-	    (unpurged == last + 1 || !ashmem_range_any_purged(range))) {
+	/* ...and a range after them whose purged pages lead it. */
+	merge_next = after && after->start == last + 1 &&
+		     (unpurged == last + 1 || !ashmem_range_any_purged(after));
+	if (merge_next) {
 		if (unpurged == last + 1)
-			unpurged = range->unpurged;
-		last = range->last;
-		range_remove(region, range);
+			unpurged = after->unpurged;
+		last = after->last;
 	}
 
-	range_add(region, take_spare(spare), start, last, unpurged);
+	new = take_spare(region);
+	if (!new && first == after && !merge_prev && !merge_next)
+		return -EAGAIN;
+	for (range = first; range != after; range = next) {
+		next = range_of(rb_next(&range->node));
+		range_remove(region, range);
+	}
+	if (merge_prev)
+		range_remove(region, prev);
+	if (merge_next)
+		range_remove(region, after);
+	range_add(region, new ?: take_spare(region), start, last, unpurged);
+	return 0;
 }
 
 /**
@@ -209,21 +252,21 @@ void ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
  * @region: the region, locked
  * @start: first page
  * @last: last page
- * @spare: a range from ashmem_range_alloc() or NULL; taken (set to NULL)
- *	if a range has to be split in two
+ *
+ * A range the pages split in two keeps its head, and the region's spare
+ * becomes its tail.
  *
  * Return: ASHMEM_WAS_PURGED if any of the pages was purged while unpinned,
  * else ASHMEM_NOT_PURGED; -EAGAIN, with nothing changed, if a range has to
- * be split and there is no @spare.
+ * be split and the region has no spare.
  */
-int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last,
-		     struct ashmem_range **spare)
+int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last)
 {
 	struct ashmem_range *range = range_first_from(region, start), *next;
 	int ret = ASHMEM_NOT_PURGED;
 
 	/* Ranges are disjoint: only the first can hold the pages inside it. */
-	if (range && range->start < start && range->last > last && !*spare)
+	if (range && range->start < start && range->last > last && !region->spare)
 		return -EAGAIN;
 
 	for (; range && range->start <= last; range = next) {
@@ -238,8 +281,8 @@ int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last,
 			pgoff_t tail_unpurged = max(range->unpurged, last + 1);
 
 			range_narrow(range, range->start, start - 1);
-			range_add(region, take_spare(spare), last + 1, tail_last,
-				  tail_unpurged);
+			range_add(region, take_spare(region), last + 1,
+				  tail_last, tail_unpurged);
 		} else if (range->start < start) {
 			range_narrow(range, range->start, start - 1);
 		} else {
@@ -269,6 +312,7 @@ void ashmem_range_release_all(struct ashmem_region *region)
 		ashmem_range_free(range);
 	}
 	region->ranges = RB_ROOT;
+	ashmem_range_free(take_spare(region));
 }
 
 /**

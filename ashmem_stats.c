@@ -62,10 +62,7 @@ int ashmem_region_register(struct ashmem_region *region)
 	err = xa_alloc_cyclic(&ashmem_registry, &region->id, region,
 			      xa_limit_32b, &ashmem_registry_next,
 			      GFP_KERNEL_ACCOUNT);
-	if (err < 0)
-		return err;
-	atomic_long_inc(&ashmem_stats.regions);
-	return 0;
+	return err < 0 ? err : 0;
 }
 
 /**
@@ -88,7 +85,6 @@ void ashmem_registry_exit(void)
 void ashmem_region_unregister(struct ashmem_region *region)
 {
 	xa_erase(&ashmem_registry, region->id);
-	atomic_long_dec(&ashmem_stats.regions);
 }
 
 /*
@@ -172,13 +168,37 @@ static const struct seq_operations ashmem_regions_sops = {
 };
 DEFINE_SEQ_ATTRIBUTE(ashmem_regions);
 
+/*
+ * The open regions, those mapped, and their sizes, counted when read
+ * rather than kept in counters every open, SET_SIZE, mmap() and release
+ * would write. A region in the registry is not yet released; its size and
+ * file change under its own lock, and a count that races with them is as
+ * good as one taken a moment earlier or later.
+ */
+static void ashmem_registry_count(unsigned long *regions,
+				  unsigned long *mapped, unsigned long *bytes)
+{
+	struct ashmem_region *region;
+	unsigned long index;
+
+	*regions = *mapped = *bytes = 0;
+	xa_lock(&ashmem_registry);
+	xa_for_each(&ashmem_registry, index, region) {
+		++*regions;
+		*mapped += !!data_race(region->file);
+		*bytes += data_race(region->size);
+	}
+	xa_unlock(&ashmem_registry);
+}
+
 static int ashmem_stats_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "regions %ld\n", atomic_long_read(&ashmem_stats.regions));
-	seq_printf(m, "mapped_regions %ld\n",
-		   atomic_long_read(&ashmem_stats.mapped_regions));
-	seq_printf(m, "sized_bytes %ld\n",
-		   atomic_long_read(&ashmem_stats.sized_bytes));
+	unsigned long regions, mapped, bytes;
+
+	ashmem_registry_count(&regions, &mapped, &bytes);
+	seq_printf(m, "regions %lu\n", regions);
+	seq_printf(m, "mapped_regions %lu\n", mapped);
+	seq_printf(m, "sized_bytes %lu\n", bytes);
 	seq_printf(m, "lru_pages %lu\n", ashmem_lru_pages());
 	seq_printf(m, "purged_pages %ld\n",
 		   atomic_long_read(&ashmem_stats.purged_pages));

@@ -802,6 +802,32 @@ static void unpin_settle(struct __test_metadata *_metadata, struct region *r,
 /* ---------------------------------------------------------------- PIN */
 
 /* The driver must split the range: the spare is allocated on a retry. */
+/*
+ * An UNPIN that extends an unpinned range, and one on a region that pinned
+ * a range again before, reuse a range the region already has: they must
+ * not fail for want of memory (see the "UNPIN (...)" entries of ops[]).
+ */
+static void unpin_merging_prepare(struct __test_metadata *_metadata,
+				  struct region *r, struct call *c)
+{
+	start_mapped(_metadata, r);
+	start_unpinned(_metadata, r, 1, 2);
+	c->first = 3;
+	c->pages = 2;
+}
+
+static void unpin_after_pin_prepare(struct __test_metadata *_metadata,
+				    struct region *r, struct call *c)
+{
+	start_mapped(_metadata, r);
+	start_unpinned(_metadata, r, 1, 1);
+	ASSERT_EQ(ASHMEM_NOT_PURGED,
+		  ashmem_pin_ioctl(r->fd, ASHMEM_PIN, page_size(), page_size()));
+	r->unpinned[1] = false;
+	c->first = 5;
+	c->pages = 1;
+}
+
 static void pin_split_prepare(struct __test_metadata *_metadata,
 			      struct region *r, struct call *c)
 {
@@ -1101,6 +1127,10 @@ static const struct op fault_ops[] = {
 	{ "second mmap", MAY_ENOMEM, map_again_prepare, map_again_pick,
 	  map_call, map_again_settle },
 	{ "UNPIN", MAY_ENOMEM | MAY_EFAULT, unpin_prepare, pick_range,
+	  unpin_call, unpin_settle },
+	{ "UNPIN (merging)", MAY_EFAULT, unpin_merging_prepare, NULL,
+	  unpin_call, unpin_settle },
+	{ "UNPIN (after a pin)", MAY_EFAULT, unpin_after_pin_prepare, NULL,
 	  unpin_call, unpin_settle },
 	{ "PIN (split)", MAY_ENOMEM | MAY_EFAULT, pin_split_prepare, pick_range,
 	  pin_call, pin_settle },
