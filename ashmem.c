@@ -49,9 +49,8 @@ static struct kmem_cache *ashmem_region_cachep;
  * through it with vfs_mmap(), which runs whichever hook shmem has.
  *
  * ashmem_backing_fops: shmem's, except that mapping refuses. The backing
- * inode has them, so every other open of it (a mapping's @vm_file, and
- * /proc/PID/map_files/ or remap_file_pages() through a mapping) cannot map
- * the pages around the region's prot mask.
+ * inode has them, so every other open of it (a @vm_file, and
+ * /proc/PID/map_files/) cannot map the pages around the region's prot mask.
  */
 static struct file_operations ashmem_shmem_fops __ro_after_init; /* const after init */
 static struct file_operations ashmem_backing_fops __ro_after_init; /* const after init */
@@ -129,10 +128,10 @@ static int ashmem_release(struct inode *inode, struct file *file)
 	mutex_unlock(&region->lock);
 
 	ashmem_purges_wait(region);
-	if (backing) {
+	if (vm_file)
 		fput(vm_file);
+	if (backing)
 		fput(backing);
-	}
 	ashmem_region_put(region);
 	return 0;
 }
@@ -273,18 +272,20 @@ static struct file *ashmem_backing_create(const char *name, size_t size)
 }
 
 /*
- * The file the region's mappings hold: a second file of the backing inode,
- * under the same name, made the way shmem made the first (so no LSM sees
- * an open of a path the task never named), with the refusing operations
- * and a module reference of its own.
+ * The file mappings made under a narrowed prot mask hold: a second file of
+ * the backing inode, under the same name, made the way shmem made the
+ * first (so no LSM sees an open of a path the task never named), with the
+ * refusing operations and a module reference of its own.
  */
-static struct file *ashmem_vm_file_create(struct file *backing, const char *name)
+static struct file *ashmem_vm_file_create(struct file *backing)
 {
 	struct inode *inode = file_inode(backing);
 	struct file *vm_file;
 
 	ihold(inode);
-	vm_file = alloc_file_pseudo(inode, backing->f_path.mnt, name, O_RDWR,
+	/* A pseudo dentry is never renamed: its name is stable. */
+	vm_file = alloc_file_pseudo(inode, backing->f_path.mnt,
+				    backing->f_path.dentry->d_name.name, O_RDWR,
 				    &ashmem_backing_fops);
 	if (IS_ERR(vm_file)) {
 		iput(inode);
@@ -304,17 +305,17 @@ static const char *ashmem_file_name(const struct ashmem_region *region)
  * @region: a region with a size and, when last looked, no backing file
  *
  * shmem allocates, and the shrinker takes region->lock, so the backing
- * file and the file mappings hold are created from a snapshot of the name
- * and size with the lock dropped. They are installed only if the region
- * still has that name and size and no other mmap() installed a file
- * first; otherwise they are dropped, and the caller looks again.
+ * file is created from a snapshot of the name and size with the lock
+ * dropped. It is installed only if the region still has that name and
+ * size and no other mmap() installed a file first; otherwise it is
+ * dropped, and the caller looks again.
  *
- * Return: 0, or an error from creating the files.
+ * Return: 0, or an error from creating the file.
  */
 static int ashmem_backing_install(struct ashmem_region *region)
 {
 	char name[sizeof(ASHMEM_NAME_PREFIX) + ASHMEM_NAME_LEN];
-	struct file *backing, *vm_file;
+	struct file *backing;
 	size_t size;
 
 	mutex_lock(&region->lock);
@@ -327,24 +328,34 @@ static int ashmem_backing_install(struct ashmem_region *region)
 	backing = ashmem_backing_create(name, size);
 	if (IS_ERR(backing))
 		return PTR_ERR(backing);
-	vm_file = ashmem_vm_file_create(backing, name);
-	if (IS_ERR(vm_file)) {
-		fput(backing);
-		return PTR_ERR(vm_file);
-	}
 
 	mutex_lock(&region->lock);
 	if (!region->file && region->size == size &&
-	    !strcmp(name, ashmem_file_name(region))) {
+	    !strcmp(name, ashmem_file_name(region)))
 		swap(region->file, backing);
-		swap(region->vm_file, vm_file);
-	}
 	mutex_unlock(&region->lock);
 
-	if (backing) {
-		fput(vm_file);
+	if (backing)
 		fput(backing);
-	}
+	return 0;
+}
+
+/* Give a region that has a backing file its @vm_file, unless it has one. */
+static int ashmem_vm_file_install(struct ashmem_region *region,
+				  struct file *backing)
+{
+	struct file *vm_file = ashmem_vm_file_create(backing);
+
+	if (IS_ERR(vm_file))
+		return PTR_ERR(vm_file);
+
+	mutex_lock(&region->lock);
+	if (!region->vm_file)
+		swap(region->vm_file, vm_file);
+	mutex_unlock(&region->lock);
+
+	if (vm_file)
+		fput(vm_file);
 	return 0;
 }
 
@@ -379,16 +390,19 @@ static int ashmem_mmap_check(struct ashmem_region *region,
 }
 
 /*
- * A shared mapping holds @vm_file and gets its pages from shmem, through
- * @backing's unchanged hook: vfs_mmap() runs shmem's ->mmap, or on kernels
- * where shmem has only ->mmap_prepare, that through compat_vma_mmap(). A
- * private mapping is private anonymous memory that only carries the
- * backing file's name, as in Android's driver.
+ * A mapping holds @map_file: the backing file itself when the prot mask
+ * forbids nothing (whatever maps the pages through it again, as
+ * remap_file_pages() does, may map them any way the mask allows), else
+ * the region's @vm_file, whose mmap refuses. A shared mapping gets its
+ * pages from shmem, through @backing's unchanged hook: vfs_mmap() runs
+ * shmem's ->mmap, or on kernels where shmem has only ->mmap_prepare, that
+ * through compat_vma_mmap(). A private mapping is private anonymous memory
+ * that only carries the backing file's name, as in Android's driver.
  */
-static int ashmem_map_backing(struct file *backing, struct file *vm_file,
+static int ashmem_map_backing(struct file *backing, struct file *map_file,
 			      struct vm_area_struct *vma)
 {
-	vma_set_file(vma, vm_file);
+	vma_set_file(vma, map_file);
 	if (!(vma->vm_flags & VM_SHARED)) {
 		vma_set_anonymous(vma);
 		return 0;
@@ -397,29 +411,32 @@ static int ashmem_map_backing(struct file *backing, struct file *vm_file,
 }
 
 /*
- * The checks and the backing file are taken under region->lock; the mapping
- * is made after it is dropped: the files are fixed once they exist, and a
+ * The checks and the files are taken under region->lock; the mapping is
+ * made after it is dropped: the files are fixed once they exist, and a
  * prot mask narrowed meanwhile applies to later mmap() calls, as if this one
  * had come first.
  */
 static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct ashmem_region *region = file->private_data;
-	struct file *backing, *vm_file;
-	unsigned long prot_mask;
+	struct file *backing, *map_file;
+	unsigned long forbidden;
 	int err;
 
 	for (;;) {
 		mutex_lock(&region->lock);
 		err = ashmem_mmap_check(region, vma);
 		backing = region->file;
-		vm_file = region->vm_file;
-		prot_mask = region->prot_mask;
+		forbidden = ashmem_forbidden_may_flags(region->prot_mask);
+		map_file = forbidden ? region->vm_file : backing;
 		mutex_unlock(&region->lock);
-		if (err || backing)
+		if (err || map_file)
 			break;
 
-		err = ashmem_backing_install(region);
+		if (backing)
+			err = ashmem_vm_file_install(region, backing);
+		else
+			err = ashmem_backing_install(region);
 		if (err)
 			return err;
 		/* Only the caller's own SET_NAME or SET_SIZE can make it retry. */
@@ -429,10 +446,10 @@ static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
 	if (err)
 		return err;
 
-	ashmem_vm_flags_clear(vma, ashmem_forbidden_may_flags(prot_mask));
+	ashmem_vm_flags_clear(vma, forbidden);
 	trace_ashmem_mmap(region, file_inode(backing)->i_ino, vma->vm_pgoff,
 			  vma_pages(vma), vma->vm_flags & VM_SHARED);
-	return ashmem_map_backing(backing, vm_file, vma);
+	return ashmem_map_backing(backing, map_file, vma);
 }
 
 static long ashmem_set_name(struct ashmem_region *region,

@@ -65,8 +65,10 @@
  * @file: the backing shmem file, with shmem's own operations: read, seek,
  *	punch and map the pages through it. Never handed to userspace. NULL
  *	until the first mmap(), then fixed until release
- * @vm_file: what mappings hold: a second file of @file's inode, whose
- *	mmap refuses (see ashmem_backing_fops); set and fixed with @file
+ * @vm_file: what mappings made under a prot mask that forbids something
+ *	hold instead of @file: a second file of @file's inode, whose mmap
+ *	refuses (see ashmem_backing_fops). NULL until the first such mmap(),
+ *	then fixed until release
  * @name: "dev/ashmem/<name>" (kmalloc'd), or NULL for an unnamed region
  * @size: the size set by SET_SIZE, in bytes
  * @prot_mask: PROT_* bits mmap() may ask for; bits can only be removed

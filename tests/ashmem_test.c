@@ -562,6 +562,40 @@ TEST_F(sized_region, map_files_cannot_escape_prot_mask)
 	close(bfd);
 }
 
+/*
+ * A mapping made while the mask forbids nothing holds the backing file
+ * itself. Reopened through /proc/PID/map_files/, it still cannot be mapped
+ * around the mask narrowed since (root only).
+ */
+TEST_F(sized_region, map_files_of_an_unrestricted_mapping_refuses_mmap)
+{
+	char path[128];
+	void *p, *q;
+	int bfd;
+
+	if (geteuid())
+		SKIP(return, "opening /proc/self/map_files/ needs CAP_SYS_ADMIN");
+	p = ashmem_assert_mmap(_metadata, self->fd, self->size,
+			       PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	ashmem_assert_set_prot_mask(_metadata, self->fd, PROT_READ);
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)p, (unsigned long)p + self->size);
+	bfd = open(path, O_RDWR | O_CLOEXEC);
+	if (bfd < 0)
+		return;	/* the backing file cannot be reached at all: fine */
+	q = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0);
+	ASSERT_EQ(MAP_FAILED, q) {
+		TH_LOG("a reopened backing file must refuse mmap(), or it escapes the prot mask");
+	}
+	ASSERT_EQ(EPERM, errno);
+	q = mmap(NULL, self->size, PROT_READ, MAP_SHARED, bfd, 0);
+	ASSERT_EQ(MAP_FAILED, q) {
+		TH_LOG("a reopened backing file must refuse even a mapping the mask allows");
+	}
+	ASSERT_EQ(EPERM, errno);
+	close(bfd);
+}
+
 TEST_F(mapped_region, shared_mappings_see_each_others_writes)
 {
 	uint8_t *second = ashmem_assert_mmap(_metadata, self->fd, self->size,
