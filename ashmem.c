@@ -455,20 +455,24 @@ static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
 static long ashmem_set_name(struct ashmem_region *region,
 			    const char __user *uname)
 {
-	char buf[ASHMEM_NAME_LEN];
+	const size_t prefix = strlen(ASHMEM_NAME_PREFIX);
+	char buf[sizeof(ASHMEM_NAME_PREFIX) + ASHMEM_NAME_LEN];
 	char *name = NULL;
-	long ret = 0;
+	long ret, len;
 
-	if (strncpy_from_user(buf, uname, sizeof(buf)) < 0)
+	memcpy(buf, ASHMEM_NAME_PREFIX, prefix);
+	len = strncpy_from_user(buf + prefix, uname, ASHMEM_NAME_LEN);
+	if (len < 0)
 		return -EFAULT;
-	buf[sizeof(buf) - 1] = '\0';	/* longer names are truncated */
-	if (buf[0]) {
-		name = kasprintf(GFP_KERNEL_ACCOUNT, ASHMEM_NAME_PREFIX "%s", buf);
+	len = min(len, ASHMEM_NAME_LEN - 1);	/* longer names are truncated */
+	if (len) {
+		name = kmemdup_nul(buf, prefix + len, GFP_KERNEL_ACCOUNT);
 		if (!name)
 			return -ENOMEM;
 	}
 
 	/* Frees the old name once swapped in, the new one if refused. */
+	ret = 0;
 	mutex_lock(&region->lock);
 	if (region->file)
 		ret = -EINVAL;
