@@ -742,7 +742,7 @@ static void ashmem_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct ashmem_region *region = file->private_data;
 
-	seq_printf(m, "ashmem_id:\t%u\n", region->id);
+	seq_printf(m, "ashmem_id:\t%llu\n", region->id);
 	mutex_lock(&region->lock);
 	if (region->file)
 		seq_printf(m, "inode:\t%llu\n",
@@ -782,6 +782,7 @@ static int __init ashmem_init(void)
 	err = ashmem_fops_init();
 	if (err)
 		return err;
+	ashmem_registry_init();
 
 	ashmem_region_cachep = KMEM_CACHE(ashmem_region, SLAB_ACCOUNT);
 	if (!ashmem_region_cachep)

@@ -49,10 +49,10 @@
  * the backing file outlives every punch. Punches run with
  * memalloc_nofs_save(), so reclaim entered inside one never punches again.
  *
- * The registry of open regions (an xarray, ashmem_stats.c) has its own
- * spinlock. Open and release take it alone; the debugfs listing takes a
- * reference on a region under it and locks the region only after dropping
- * it.
+ * The registry of open regions (an xarray per CPU, ashmem_stats.c) has a
+ * spinlock per CPU. Open and release take one alone; the debugfs listing
+ * takes a reference on a region under it and locks the region only after
+ * dropping it.
  *
  * Order: mmap_lock -> region->lock -> list_lru lock
  *         list_lru lock -> region->lock (trylock) -> purge_sem (read, trylock)
@@ -77,7 +77,8 @@
  *	that a pin/unpin cycle allocates nothing; or NULL
  * @ref: one for the open file, one for each purge in progress and each
  *	reader of the debugfs listing; the memory is freed when it drops to zero
- * @id: index in the registry of open regions (ashmem_stats.c); fixed
+ * @id: names the region in the registry of open regions (ashmem_stats.c),
+ *	fdinfo, the listing and trace events; fixed
  * @purges: how many times pages of the region were purged (a purge takes
  *	at most ASHMEM_PURGE_PIECE pages of one range)
  * @purge_sem: held for read by each purge in flight, from its claim under
@@ -97,10 +98,10 @@ struct ashmem_region {
 	struct rb_root ranges;
 	struct ashmem_range *spare;
 	refcount_t ref;
-	u32 id;
+	pid_t creator_pid;
+	u64 id;
 	unsigned long purges;
 	struct rw_semaphore purge_sem;	/* see "Locking" above */
-	pid_t creator_pid;
 	u64 creator_cgroup;
 	char creator_comm[TASK_COMM_LEN];
 };
@@ -182,6 +183,7 @@ struct ashmem_stats {
 extern struct ashmem_stats ashmem_stats;
 
 /* ashmem_stats.c: the registry of open regions, counters and debugfs */
+void ashmem_registry_init(void);
 int ashmem_region_register(struct ashmem_region *region);
 void ashmem_registry_exit(void);
 void ashmem_region_unregister(struct ashmem_region *region);

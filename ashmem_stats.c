@@ -6,15 +6,19 @@
  * /sys/kernel/debug/ashmem/stats    "key value" lines, the global counters
  * /sys/kernel/debug/ashmem/regions  one line per open region (root only)
  *
- * The registry is an xarray: it gives each region its id and lets the
- * listing walk the open regions in id order without a lock held across
- * the walk (see "Locking" in ashmem.h).
+ * The registry is one xarray per CPU, each with its own lock: an open
+ * enters its region in the xarray of the CPU it runs on, and opens and
+ * releases on different CPUs share no lock and no cache line. The listing
+ * walks the xarrays one after the other, in index order, without a lock
+ * held across the walk (see "Locking" in ashmem.h).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cgroup.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/math64.h>
+#include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
@@ -24,9 +28,33 @@
 
 struct ashmem_stats ashmem_stats;
 
-static DEFINE_XARRAY_ALLOC(ashmem_registry);
-static u32 ashmem_registry_next;
+/**
+ * struct ashmem_registry - the regions opened on one CPU
+ * @regions: open regions by index; its lock protects @next too
+ * @next: the next index to try: indexes go round, so a closed region's id
+ *	comes back only after 2^32 more opens on the same CPU
+ */
+struct ashmem_registry {
+	struct xarray regions;
+	u32 next;
+};
+
+static DEFINE_PER_CPU(struct ashmem_registry, ashmem_registries);
 static struct dentry *ashmem_debugfs_dir;
+
+static struct xarray *ashmem_registry_of(unsigned int cpu)
+{
+	return &per_cpu_ptr(&ashmem_registries, cpu)->regions;
+}
+
+/*
+ * A region's id: its index in its CPU's registry, and the CPU. Unique among
+ * open regions; what fdinfo, the listing and the trace events show.
+ */
+static u64 ashmem_id(unsigned int cpu, u32 index)
+{
+	return (u64)index * nr_cpu_ids + cpu;
+}
 
 /* Characters the listing escapes in names, so fields split on blanks. */
 #define ASHMEM_ESCAPE	" \t\n\\"
@@ -45,69 +73,107 @@ static u64 ashmem_current_cgroup(void)
 #endif
 }
 
+void ashmem_registry_init(void)
+{
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		xa_init_flags(ashmem_registry_of(cpu), XA_FLAGS_ALLOC);
+}
+
 /**
  * ashmem_region_register() - give a new region its id and creator
  * @region: a region being opened, with its reference set
+ *
+ * The CPU is only where the region is filed: the task may move on at once.
  *
  * Return: 0, or -ENOMEM.
  */
 int ashmem_region_register(struct ashmem_region *region)
 {
+	unsigned int cpu = raw_smp_processor_id();
+	struct ashmem_registry *reg = per_cpu_ptr(&ashmem_registries, cpu);
+	u32 index;
 	int err;
 
 	region->creator_pid = task_tgid_nr(current);
 	region->creator_cgroup = ashmem_current_cgroup();
 	get_task_comm(region->creator_comm, current);
 
-	err = xa_alloc_cyclic(&ashmem_registry, &region->id, region,
-			      xa_limit_32b, &ashmem_registry_next,
-			      GFP_KERNEL_ACCOUNT);
-	return err < 0 ? err : 0;
+	err = xa_alloc_cyclic(&reg->regions, &index, region, xa_limit_32b,
+			      &reg->next, GFP_KERNEL_ACCOUNT);
+	if (err < 0)
+		return err;
+	region->id = ashmem_id(cpu, index);
+	return 0;
 }
 
 /**
  * ashmem_registry_exit() - free what the registry still holds, at unload
  *
- * Every region is gone by then, but not every node of the xarray: an
+ * Every region is gone by then, but not every node of the xarrays: an
  * xa_alloc_cyclic() that fails for want of memory can leave behind empty
  * nodes it had already linked in, and only xa_destroy() frees those. Such
  * nodes keep xa_empty() false, so the check is for an entry, not a node.
  */
 void ashmem_registry_exit(void)
 {
-	unsigned long index = 0;
+	unsigned int cpu;
 
-	WARN_ON_ONCE(xa_find(&ashmem_registry, &index, ULONG_MAX, XA_PRESENT));
-	xa_destroy(&ashmem_registry);
+	for_each_possible_cpu(cpu) {
+		struct xarray *xa = ashmem_registry_of(cpu);
+		unsigned long index = 0;
+
+		WARN_ON_ONCE(xa_find(xa, &index, ULONG_MAX, XA_PRESENT));
+		xa_destroy(xa);
+	}
 }
 
 /* Before the region's last reference goes: see ashmem_registry_get(). */
 void ashmem_region_unregister(struct ashmem_region *region)
 {
-	xa_erase(&ashmem_registry, region->id);
+	u32 cpu;
+	u64 index = div_u64_rem(region->id, nr_cpu_ids, &cpu);
+
+	xa_erase(ashmem_registry_of(cpu), index);
 }
 
 /*
- * The first region with an id of at least @pos - 1, with a reference held;
- * @pos becomes its id + 1 (position 0 is the header). A region found under
- * the registry's lock is not yet unregistered, so its open file still holds
- * a reference and taking another is safe.
+ * Listing positions: 0 is the header; position p > 0 stands for index
+ * (p - 1) & U32_MAX in the registry of CPU (p - 1) >> 32.
+ */
+#define ASHMEM_POS_CPU_SHIFT	32
+
+/*
+ * The first region at position *@pos or after, with a reference held;
+ * *@pos becomes its position. A region found under its registry's lock is
+ * not yet unregistered, so its open file still holds a reference and
+ * taking another is safe.
  */
 static struct ashmem_region *ashmem_registry_get(loff_t *pos)
 {
-	unsigned long index = *pos - 1;
+	u64 at = *pos - 1;
+	unsigned int first = at >> ASHMEM_POS_CPU_SHIFT, cpu;
 	struct ashmem_region *region;
+	unsigned long index;
 
-	if (index > U32_MAX)
-		return NULL;
-	xa_lock(&ashmem_registry);
-	region = xa_find(&ashmem_registry, &index, U32_MAX, XA_PRESENT);
-	if (region)
-		refcount_inc(&region->ref);
-	xa_unlock(&ashmem_registry);
-	if (region)
-		*pos = (loff_t)index + 1;
-	return region;
+	for_each_possible_cpu(cpu) {
+		struct xarray *xa = ashmem_registry_of(cpu);
+
+		if (cpu < first)
+			continue;
+		index = cpu == first ? at & U32_MAX : 0;
+		xa_lock(xa);
+		region = xa_find(xa, &index, U32_MAX, XA_PRESENT);
+		if (region)
+			refcount_inc(&region->ref);
+		xa_unlock(xa);
+		if (region) {
+			*pos = ((loff_t)cpu << ASHMEM_POS_CPU_SHIFT | index) + 1;
+			return region;
+		}
+	}
+	return NULL;
 }
 
 static void *ashmem_regions_start(struct seq_file *m, loff_t *pos)
@@ -137,7 +203,7 @@ static void ashmem_region_show(struct seq_file *m, struct ashmem_region *region)
 	ashmem_range_count(region, &unpinned, &purged);
 	if (region->file)
 		ino = file_inode(region->file)->i_ino;
-	seq_printf(m, "%u %lu %zu %lu %lu %lu %d ", region->id, ino,
+	seq_printf(m, "%llu %lu %zu %lu %lu %lu %d ", region->id, ino,
 		   region->size, unpinned, purged, region->purges,
 		   region->creator_pid);
 	seq_escape(m, region->creator_comm, ASHMEM_ESCAPE);
@@ -180,15 +246,20 @@ static void ashmem_registry_count(unsigned long *regions,
 {
 	struct ashmem_region *region;
 	unsigned long index;
+	unsigned int cpu;
 
 	*regions = *mapped = *bytes = 0;
-	xa_lock(&ashmem_registry);
-	xa_for_each(&ashmem_registry, index, region) {
-		++*regions;
-		*mapped += !!data_race(region->file);
-		*bytes += data_race(region->size);
+	for_each_possible_cpu(cpu) {
+		struct xarray *xa = ashmem_registry_of(cpu);
+
+		xa_lock(xa);
+		xa_for_each(xa, index, region) {
+			++*regions;
+			*mapped += !!data_race(region->file);
+			*bytes += data_race(region->size);
+		}
+		xa_unlock(xa);
 	}
-	xa_unlock(&ashmem_registry);
 }
 
 static int ashmem_stats_show(struct seq_file *m, void *v)

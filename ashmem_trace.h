@@ -18,14 +18,14 @@ TRACE_EVENT(ashmem_create,
 	TP_PROTO(const struct ashmem_region *region),
 	TP_ARGS(region),
 	TP_STRUCT__entry(
-		__field(u32, id)
+		__field(u64, id)
 		__field(pid_t, pid)
 	),
 	TP_fast_assign(
 		__entry->id = region->id;
 		__entry->pid = region->creator_pid;
 	),
-	TP_printk("id=%u pid=%d", __entry->id, __entry->pid)
+	TP_printk("id=%llu pid=%d", __entry->id, __entry->pid)
 );
 
 TRACE_EVENT(ashmem_mmap,
@@ -33,7 +33,7 @@ TRACE_EVENT(ashmem_mmap,
 		 unsigned long pgoff, unsigned long pages, bool shared),
 	TP_ARGS(region, ino, pgoff, pages, shared),
 	TP_STRUCT__entry(
-		__field(u32, id)
+		__field(u64, id)
 		__field(unsigned long, ino)
 		__field(size_t, size)
 		__field(unsigned long, pgoff)
@@ -48,7 +48,7 @@ TRACE_EVENT(ashmem_mmap,
 		__entry->pages = pages;
 		__entry->shared = shared;
 	),
-	TP_printk("id=%u ino=%lu size=%zu pgoff=%lu pages=%lu %s",
+	TP_printk("id=%llu ino=%lu size=%zu pgoff=%lu pages=%lu %s",
 		  __entry->id, __entry->ino, __entry->size, __entry->pgoff,
 		  __entry->pages, __entry->shared ? "shared" : "private")
 );
@@ -58,7 +58,7 @@ DECLARE_EVENT_CLASS(ashmem_pages,
 		 pgoff_t last, int ret),
 	TP_ARGS(region, start, last, ret),
 	TP_STRUCT__entry(
-		__field(u32, id)
+		__field(u64, id)
 		__field(unsigned long, start)
 		__field(unsigned long, pages)
 		__field(int, ret)
@@ -69,7 +69,7 @@ DECLARE_EVENT_CLASS(ashmem_pages,
 		__entry->pages = last - start + 1;
 		__entry->ret = ret;
 	),
-	TP_printk("id=%u start=%lu pages=%lu ret=%d", __entry->id,
+	TP_printk("id=%llu start=%lu pages=%lu ret=%d", __entry->id,
 		  __entry->start, __entry->pages, __entry->ret)
 );
 
@@ -90,7 +90,7 @@ TRACE_EVENT(ashmem_purge,
 		 pgoff_t pages, bool shrinker),
 	TP_ARGS(region, start, pages, shrinker),
 	TP_STRUCT__entry(
-		__field(u32, id)
+		__field(u64, id)
 		__field(unsigned long, start)
 		__field(unsigned long, pages)
 		__field(bool, shrinker)
@@ -101,7 +101,7 @@ TRACE_EVENT(ashmem_purge,
 		__entry->pages = pages;
 		__entry->shrinker = shrinker;
 	),
-	TP_printk("id=%u start=%lu pages=%lu by=%s", __entry->id,
+	TP_printk("id=%llu start=%lu pages=%lu by=%s", __entry->id,
 		  __entry->start, __entry->pages,
 		  __entry->shrinker ? "shrinker" : "purge_all")
 );
@@ -110,14 +110,14 @@ TRACE_EVENT(ashmem_release,
 	TP_PROTO(const struct ashmem_region *region),
 	TP_ARGS(region),
 	TP_STRUCT__entry(
-		__field(u32, id)
+		__field(u64, id)
 		__field(size_t, size)
 	),
 	TP_fast_assign(
 		__entry->id = region->id;
 		__entry->size = region->size;
 	),
-	TP_printk("id=%u size=%zu", __entry->id, __entry->size)
+	TP_printk("id=%llu size=%zu", __entry->id, __entry->size)
 );
 
 #endif /* _ASHMEM_TRACE_H */
