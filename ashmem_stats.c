@@ -255,7 +255,9 @@ static void ashmem_registry_count(unsigned long *regions,
 		xa_lock(xa);
 		xa_for_each(xa, index, region) {
 			++*regions;
+			/* Racy by design: see above. */
 			*mapped += !!data_race(region->file);
+			/* Racy by design: see above. */
 			*bytes += data_race(region->size);
 		}
 		xa_unlock(xa);
