@@ -7,14 +7,18 @@
 #
 #   scripts/check-arm64.sh [--bench] [SERIES...]
 #
-# SERIES is arm64-6.1 (4K pages) or arm64-6.12-16k (16K pages), or just 6.1
-# or 6.12 (default: both): the newest linux-headers-6.1.0-<N>-arm64 and
+# SERIES is arm64-6.1 or arm64-7.3 (4K pages), arm64-6.12-16k or
+# arm64-7.3-16k (16K pages), or just 6.1, 6.12, 7.3 or 7.3-16k (default:
+# all four): the newest linux-headers-6.1.0-<N>-arm64 and
 # linux-headers-6.12.<N>+deb12-arm64-16k in the host's Debian 12 suites
-# (the script adds the arm64 architecture to the host's apt for that).
-# Override with KVER_ARM64_6_1=... and KVER_ARM64_6_12_16K=.... --bench
-# runs the benchmark instead, then scripts/bench-report.sh. The last line
-# is "N passed, N failed[, N skipped]"; the exit status is non-zero when
-# anything failed. See scripts/lib.sh for the environment.
+# (the script adds the arm64 architecture to the host's apt for that), and
+# the newest linux-headers-7.3.<N>+deb13-arm64 and -arm64-16k in
+# trixie-backports (through lib.sh's trixie chroot). Override with
+# KVER_ARM64_6_1=..., KVER_ARM64_6_12_16K=..., KVER_ARM64_7_3=... and
+# KVER_ARM64_7_3_16K=.... --bench runs the benchmark instead, then
+# scripts/bench-report.sh. The last line is "N passed, N failed[, N
+# skipped]"; the exit status is non-zero when anything failed. See
+# scripts/lib.sh for the environment.
 #
 #   ASHMEM_BOOT_TIMEOUT  seconds one guest may run (default 900)
 #   ASHMEM_KEEP_RUNS     run directories kept under $ASHMEM_CACHE/runs (5)
@@ -22,10 +26,15 @@
 #
 # The cross toolchain (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross) cannot
 # be installed beside gcc-multilib, which the amd64 bench's 32-bit tests
-# need, so it lives in a debootstrapped Debian 12 chroot under the cache.
-# The arm64 header packages are only unpacked, their usr/src and kbuild
-# copied into that chroot; the amd64 linux-kbuild of the same version runs
-# the build. Nothing arm64 is ever installed on the host.
+# need, so it lives in chroots under the cache. For 6.1 and 6.12 (and the
+# tests) that is a debootstrapped Debian 12 chroot: the arm64 header
+# packages are only unpacked, their usr/src and kbuild copied into it; the
+# amd64 linux-kbuild of the same version runs the build. For 7.3 it is
+# lib.sh's trixie chroot (scripts/check.sh builds amd64 7.3 there), given
+# the arm64 architecture: apt installs linux-headers-7.3.*-arm64[-16k]
+# there, which pulls trixie's gcc-14-aarch64-linux-gnu (the compiler Debian
+# built them with) and uses the amd64 linux-kbuild (Multi-Arch: foreign).
+# Nothing arm64 is ever installed on the host.
 
 # Single-quoted sh -c scripts are literal on purpose.
 # shellcheck disable=SC2016
@@ -38,7 +47,7 @@ SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SCRIPTS/guest.sh"
 
 BOOT_TIMEOUT=${ASHMEM_BOOT_TIMEOUT:-900}
-ARM64_SERIES=(arm64-6.1 arm64-6.12-16k)
+ARM64_SERIES=(arm64-6.1 arm64-6.12-16k arm64-7.3 arm64-7.3-16k)
 ARM64_CACHE="$ASHMEM_CACHE/arm64"
 XROOT="$ASHMEM_CACHE/chroot-bookworm-arm64"
 CROSS=aarch64-linux-gnu-
@@ -49,7 +58,7 @@ XROOT_PKGS=(make gcc-aarch64-linux-gnu libc6-dev-arm64-cross dwarves libelf-dev 
 ARM64_HOST_PKGS=(qemu-system-arm debootstrap kmod cpio gzip xz-utils)
 
 usage() {
-	sed -n '4,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '4,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit "${1:-0}"
 }
 
@@ -58,7 +67,19 @@ series_name() {
 	case $1 in
 	6.1 | arm64-6.1) echo arm64-6.1 ;;
 	6.12 | 6.12-16k | arm64-6.12-16k) echo arm64-6.12-16k ;;
+	7.3 | arm64-7.3) echo arm64-7.3 ;;
+	7.3-16k | arm64-7.3-16k) echo arm64-7.3-16k ;;
 	*) die "unknown arm64 kernel series '$1' (known: ${ARM64_SERIES[*]})" ;;
+	esac
+}
+
+# series_where SERIES: where SERIES's packages come from and its module is
+# built: host (the host's Debian 12 suites, the bookworm cross chroot) or
+# bpo (trixie-backports, lib.sh's trixie chroot).
+series_where() {
+	case $1 in
+	arm64-7.3 | arm64-7.3-16k) echo bpo ;;
+	*) echo host ;;
 	esac
 }
 
@@ -149,17 +170,79 @@ xroot_ensure() {
 	}
 }
 
-# xroot_ensure_gcc KVER: the cross compiler KVER's headers ask for
-# (aarch64-linux-gnu-gcc-NN), installed in the chroot if missing.
-xroot_ensure_gcc() {
-	local cc
-	cc=$(kernel_cc "$XROOT/usr/src/linux-headers-$1")
-	[[ -n $cc ]] || die "cannot tell which gcc built linux-headers-$1"
+# cross_ensure_gcc ROOT KVER: the cross compiler KVER's headers in ROOT ask
+# for (aarch64-linux-gnu-gcc-NN), installed in ROOT if missing.
+cross_ensure_gcc() {
+	local root=$1 cc
+	cc=$(kernel_cc "$root/usr/src/linux-headers-$2")
+	[[ -n $cc ]] || die "cannot tell which gcc built linux-headers-$2"
 	cc="$CROSS${cc#"$CROSS"}"
-	xroot_run sh -c 'command -v "$1"' sh "$cc" >/dev/null && return 0
-	msg "$cc missing in the chroot: installing ${cc#"$CROSS"}-aarch64-linux-gnu there"
-	cp -L /etc/resolv.conf "$XROOT/etc/resolv.conf"
-	xroot_run apt-get install "${APT_OPTS[@]}" "${cc#"$CROSS"}-aarch64-linux-gnu" >/dev/null
+	chroot_run "$root" sh -c 'command -v "$1"' sh "$cc" >/dev/null && return 0
+	msg "$cc missing in $root: installing ${cc#"$CROSS"}-aarch64-linux-gnu there"
+	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	chroot_run "$root" apt-get install "${APT_OPTS[@]}" "${cc#"$CROSS"}-aarch64-linux-gnu" >/dev/null
+}
+
+# ---------------------------------------------------------------- trixie chroot
+
+# bpo_ensure_arm64: lib.sh's trixie chroot knows the arm64 packages of
+# trixie and trixie-backports (the first time: dpkg --add-architecture and
+# apt-get update there, about 10 MB), and leaves out the device trees of
+# the arm64 linux-base packages the headers depend on (about 120 MB each,
+# which nothing here reads). The caller holds bpo_lock.
+bpo_ensure_arm64() {
+	local nodtb="$BPO_ROOT/etc/dpkg/dpkg.cfg.d/ashmem-no-dtb"
+	[[ -e $nodtb ]] || printf 'path-exclude=/usr/lib/modules/*/dtb/*\n' >"$nodtb"
+	if ! grep -qx arm64 <<<"$(chroot "$BPO_ROOT" dpkg --print-foreign-architectures)"; then
+		msg "adding the arm64 architecture to the trixie chroot (for arm64 7.3)"
+		bpo_run dpkg --add-architecture arm64
+	fi
+	compgen -G "$BPO_ROOT/var/lib/apt/lists/*_trixie-backports_main_binary-arm64_Packages" \
+		>/dev/null || bpo_refresh
+}
+
+# bpo_arm64_kver SERIES: KVER_ARM64_7_3[_16K], or the newest release of
+# SERIES (arm64-7.3: 7.3.<N>+deb13-arm64, arm64-7.3-16k: ...-arm64-16k) in
+# the trixie chroot's lists; empty if there is none.
+bpo_arm64_kver() {
+	local var line=${1#arm64-} flavour=arm64
+	var=$(series_var "$1")
+	if [[ -n ${!var:-} ]]; then
+		printf '%s\n' "${!var}"
+		return
+	fi
+	[[ $line == *-16k ]] && flavour=arm64-16k
+	line=${line%-16k}
+	bpo_search "^linux-headers-${line//./\\.}\\.[0-9]+\\+deb13-$flavour\$" |
+		sed 's/^linux-headers-//' | tail -n 1
+}
+
+# bpo_prepare_arm64 SERIES: set KVER to SERIES's release, with its headers
+# (and, through gcc-14-for-host:arm64, its cross compiler) installed in the
+# trixie chroot and its vmlinuz and early modules cached. As lib.sh's
+# bpo_prepare_kernel does for amd64, a failed install or download
+# refreshes the chroot's lists (backports drops old point releases) and
+# resolves again. The caller holds bpo_lock.
+bpo_prepare_arm64() {
+	local series=$1 kver
+	bpo_ensure
+	bpo_ensure_arm64
+	bpo_refresh_if_stale
+	kver=$(bpo_arm64_kver "$series")
+	[[ -n $kver ]] || {
+		bpo_refresh
+		kver=$(bpo_arm64_kver "$series")
+	}
+	[[ -n $kver ]] || die "trixie-backports lists no headers for $series"
+	if ! bpo_ensure_headers "$kver" || ! fetch_arm64_kernel bpo "$kver"; then
+		warn "downloading $kver failed; refreshing the trixie chroot"
+		bpo_refresh
+		kver=$(bpo_arm64_kver "$series")
+		bpo_ensure_headers "$kver"
+		fetch_arm64_kernel bpo "$kver" || die "no kernel image package for $kver in trixie-backports"
+	fi
+	cross_ensure_gcc "$BPO_ROOT" "$kver"
+	KVER=$kver
 }
 
 # ---------------------------------------------------------------- headers
@@ -249,38 +332,91 @@ GUEST_MODULES=("VIRTIO_MMIO drivers/virtio/virtio_mmio"
 
 # kernel_package_extras XDIR DEST KVER: called by fetch_vmlinuz with the
 # unpacked image package: keep in DEST/early the modules of GUEST_MODULES
-# that KVER builds as modules, uncompressed for busybox insmod.
+# that KVER builds as modules, uncompressed for busybox insmod, each after
+# the modules it depends on. Debian's 6.1 and 6.12 image packages hold the
+# config and the modules; from 7.3 the image is split: vmlinuz alone in
+# linux-binary-KVER, the config in linux-base-KVER (installed in the
+# trixie chroot as a dependency of the headers), the modules in
+# linux-modules-KVER (fetch_split_modules).
+EXTRAS_WHERE=host
 kernel_package_extras() {
-	local x=$1 dest=$2 kver=$3 config spec opt mod val f n=0
-	config="$x/boot/config-$kver"
-	[[ -f $config ]] || die "the image package of $kver has no /boot/config-$kver"
-	rm -rf "$dest/early"
-	mkdir -p "$dest/early"
+	local x=$1 dest=$2 kver=$3 root config spec opt mod val f n=0 dep
+	local want=() names=() loaded=()
+	root=$(where_root "$EXTRAS_WHERE")
+	for config in "$x/boot/config-$kver" ${root:+"$root/usr/lib/modules/$kver/config"} ""; do
+		[[ -z $config || -f $config ]] && break
+	done
+	[[ -n $config ]] || die "no config of $kver in its image package${root:+ or in $root}"
 	for spec in "${GUEST_MODULES[@]}"; do
 		opt=${spec%% *} mod=${spec#* } n=$((n + 1))
 		val=$(sed -n "s/^CONFIG_$opt=//p" "$config")
 		case $val in
 		y) ;;
 		m)
-			f=$(find "$x/lib/modules/$kver/kernel/" -path "*/$mod.ko*" | head -n 1)
-			[[ -n $f ]] || die "$kver: $mod.ko is missing from its image package"
-			case $f in
-			*.xz) xz -dc "$f" >"$dest/early/$n-${mod##*/}.ko" ;;
-			*.zst) zstd -qdc "$f" >"$dest/early/$n-${mod##*/}.ko" ;;
-			*) cp "$f" "$dest/early/$n-${mod##*/}.ko" ;;
-			esac
+			want+=("$mod")
+			names+=("$n-${mod##*/}")
 			;;
 		*) die "$kver lacks CONFIG_$opt: its guests would have no virtio console" ;;
 		esac
 	done
+	((${#want[@]})) || {
+		rm -rf "$dest/early"
+		mkdir -p "$dest/early"
+		return 0
+	}
+	[[ -n $(find "$x" -path "*/modules/$kver/kernel/${want[0]}.ko*") ]] ||
+		fetch_split_modules "$x" "$kver" "${want[@]}"
+	rm -rf "$dest/early"
+	mkdir -p "$dest/early"
+	for n in "${!want[@]}"; do
+		mod=${want[n]}
+		f=$(find "$x" -path "*/modules/$kver/kernel/$mod.ko*" | head -n 1)
+		[[ -n $f ]] || die "$kver: $mod.ko is missing from its packages"
+		case $f in
+		*.xz) xz -dc "$f" >"$dest/early/${names[n]}.ko" ;;
+		*.zst) zstd -qdc "$f" >"$dest/early/${names[n]}.ko" ;;
+		*) cp "$f" "$dest/early/${names[n]}.ko" ;;
+		esac
+		# /init loads /early/*.ko in order, with no modprobe to pull in
+		# what a module needs: that must come earlier in GUEST_MODULES.
+		for dep in $(modinfo -F depends "$dest/early/${names[n]}.ko" | tr , ' '); do
+			[[ " ${loaded[*]} " == *" $dep "* ]] ||
+				die "$kver: ${mod##*/} needs the module $dep, which GUEST_MODULES does not load before it"
+		done
+		loaded+=("$(basename "$mod" | tr - _)")
+	done
 }
 
-# fetch_arm64_kernel KVER: vmlinuz and the guest's early modules, cached.
+# fetch_split_modules XDIR KVER MOD...: unpack the MODs (paths under
+# kernel/, without .ko) from KVER's linux-modules package into XDIR, for
+# the kernels (7.3) whose image package holds no modules; only those files
+# are unpacked, the package is not kept.
+fetch_split_modules() {
+	local x=$1 kver=$2 dir deb mod pats=()
+	shift 2
+	dir="$(dirname "$x")/modules-deb"
+	mkdir -p "$dir"
+	msg "apt-get download linux-modules-$kver ($EXTRAS_WHERE), for ${*##*/}"
+	download_deb "$EXTRAS_WHERE" "linux-modules-$kver" "$dir" ||
+		die "download of linux-modules-$kver failed"
+	deb=$(find "$dir" -maxdepth 1 -name "linux-modules-${kver}_*.deb" | head -n 1)
+	[[ -n $deb ]] || die "apt-get download linux-modules-$kver left no .deb"
+	for mod; do
+		pats+=("*/modules/$kver/kernel/$mod.ko*")
+	done
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$x" --wildcards "${pats[@]}"
+	rm -rf "$dir"
+}
+
+# fetch_arm64_kernel WHERE KVER: vmlinuz and the guest's early modules,
+# cached, from the apt WHERE names (lib.sh's where_root); fails if no
+# download works.
 fetch_arm64_kernel() {
-	local dest="$ASHMEM_CACHE/kernels/$1"
+	local dest="$ASHMEM_CACHE/kernels/$2"
 	# A cache entry from before the early modules were kept: fetch again.
 	[[ -d $dest/early ]] || rm -f "$dest/vmlinuz"
-	fetch_vmlinuz host "$1" || die "no kernel image package for $1"
+	EXTRAS_WHERE=$1
+	fetch_vmlinuz "$1" "$2"
 }
 
 # ---------------------------------------------------------------- builds
@@ -328,13 +464,13 @@ build_tests() {
 	done
 }
 
-# build_module KVER DIR LOG: W=1 cross build inside the chroot.
+# build_module ROOT KVER DIR LOG: W=1 cross build inside the chroot ROOT.
 build_module() {
-	local kver=$1 dir=$2 log=$3 inner rc=0
-	tmpdir_under "$XROOT/tmp"
+	local root=$1 kver=$2 dir=$3 log=$4 inner rc=0
+	tmpdir_under "$root/tmp"
 	inner=$TMPD
 	cp -a "$dir/." "$inner/"
-	xroot_run make -C "/usr/src/linux-headers-$kver" M="${inner#"$XROOT"}" \
+	chroot_run "$root" make -C "/usr/src/linux-headers-$kver" M="${inner#"$root"}" \
 		CROSS_COMPILE="$CROSS" W=1 -j"$(nproc)" modules >"$log" 2>&1 || rc=$?
 	cp -a "$inner/." "$dir/"
 	rm -rf "$inner"
@@ -406,16 +542,38 @@ boot_guest() {
 
 # ---------------------------------------------------------------- per kernel
 
-# prepare_kernel SERIES: set KVER to the exact release of SERIES once its
-# headers are in the chroot and its vmlinuz and modules are cached.
+# prepare_kernel SERIES: set KVER to the exact release of SERIES (one of
+# the host's) once its headers are cached and its vmlinuz and modules too.
 KVER=
 prepare_kernel() {
 	local kver
 	kver=$(resolve_kver "$1")
 	[[ -n $kver ]] || die "cannot resolve a kernel for $1"
 	fetch_arm64_headers "$kver"
-	fetch_arm64_kernel "$kver"
+	fetch_arm64_kernel host "$kver" || die "no kernel image package for $kver"
 	KVER=$kver
+}
+
+# prepare_and_build SERIES DIR: set KVER for SERIES (as prepare_kernel or
+# bpo_prepare_arm64), then build the module in DIR/build with its chroot,
+# the build's log in DIR/build.log; fails if the build does.
+prepare_and_build() {
+	local series=$1 dir=$2 rc=0
+	if [[ $(series_where "$series") == bpo ]]; then
+		bpo_lock
+		bpo_prepare_arm64 "$series"
+		build_module "$BPO_ROOT" "$KVER" "$dir/build" "$dir/build.log" || rc=$?
+		bpo_unlock
+	else
+		prepare_kernel "$series"
+		xroot_lock
+		xroot_install_headers "$KVER"
+		cross_ensure_gcc "$XROOT" "$KVER"
+		build_module "$XROOT" "$KVER" "$dir/build" "$dir/build.log" || rc=$?
+		xroot_unlock
+	fi
+	msg "[$series] kernel $KVER (image $(cat "$ASHMEM_CACHE/kernels/$KVER/source"))"
+	return "$rc"
 }
 
 # run_kernel SERIES MODE RUN: everything for one kernel; runs in a subshell
@@ -427,16 +585,9 @@ run_kernel() {
 	dir="$run/$series"
 	mkdir -p "$dir"
 	t0=$(now)
-	prepare_kernel "$series"
-	kver=$KVER
-	msg "[$series] kernel $kver (image $(cat "$ASHMEM_CACHE/kernels/$kver/source"))"
-
 	copy_module_sources "$run/src" "$dir/build"
-	xroot_lock
-	xroot_install_headers "$kver"
-	xroot_ensure_gcc "$kver"
-	build_module "$kver" "$dir/build" "$dir/build.log" || rc=$?
-	xroot_unlock
+	prepare_and_build "$series" "$dir" || rc=$?
+	kver=$KVER
 	t_build=$(elapsed "$t0")
 	ko="$dir/build/ashmem_linux.ko"
 	warnings=$(grep -i 'warning:' "$dir/build.log" || true)
