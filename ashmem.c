@@ -24,6 +24,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/wait_bit.h>
 
 #include "ashmem.h"
 #include "ashmem_compat.h"
@@ -81,8 +82,7 @@ static int ashmem_open(struct inode *inode, struct file *file)
 	region = kmem_cache_zalloc(ashmem_region_cachep, GFP_KERNEL_ACCOUNT);
 	if (!region)
 		return -ENOMEM;
-	mutex_init(&region->lock);
-	init_rwsem(&region->purge_sem);
+	spin_lock_init(&region->lock);
 	region->prot_mask = ASHMEM_PROT_ALL;
 	region->ranges = RB_ROOT;
 	refcount_set(&region->ref, 1);
@@ -98,17 +98,38 @@ static int ashmem_open(struct inode *inode, struct file *file)
 }
 
 /*
- * Purges punch their pieces after dropping region->lock, holding purge_sem
- * for read (see "Locking" in ashmem.h). Wait for those claimed before the
- * caller's last look under region->lock: once this returns, no hole lands
- * in pages the caller pinned again, and none uses the backing file.
+ * Purges punch the pieces they claimed after dropping region->lock (see
+ * "Locking" in ashmem.h). Wait for those in flight, with the lock dropped:
+ * once this returns, no hole lands in pages pinned before, and none uses
+ * the backing file.
  */
 static void ashmem_purges_wait(struct ashmem_region *region)
 {
-	if (rwsem_is_locked(&region->purge_sem)) {
-		down_write(&region->purge_sem);
-		up_write(&region->purge_sem);
-	}
+	wait_var_event(&region->purging, !atomic_read(&region->purging));
+}
+
+/*
+ * Under region->lock, for a PIN: whether purges are in flight that may
+ * still punch pages it pinned. If so, no new purge claims pages of the
+ * region until the caller, with the lock dropped, has waited for them in
+ * ashmem_pin_wait(): a region under steady reclaim cannot keep a PIN
+ * waiting.
+ */
+static bool ashmem_pin_must_wait(struct ashmem_region *region)
+{
+	lockdep_assert_held(&region->lock);
+	if (!atomic_read(&region->purging))
+		return false;
+	region->purge_waiters++;
+	return true;
+}
+
+static void ashmem_pin_wait(struct ashmem_region *region)
+{
+	ashmem_purges_wait(region);
+	spin_lock(&region->lock);
+	region->purge_waiters--;
+	spin_unlock(&region->lock);
 }
 
 static int ashmem_release(struct inode *inode, struct file *file)
@@ -119,13 +140,13 @@ static int ashmem_release(struct inode *inode, struct file *file)
 	ashmem_region_unregister(region);
 	trace_ashmem_release(region);
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	ashmem_range_release_all(region);
 	backing = region->file;
 	vm_file = region->vm_file;
 	region->file = NULL;
 	region->vm_file = NULL;
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 
 	ashmem_purges_wait(region);
 	if (vm_file)
@@ -154,7 +175,7 @@ static struct file *ashmem_backing_file(struct ashmem_region *region,
 {
 	struct file *backing;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	if (!region->size)
 		backing = NULL;
 	else if (!region->file)
@@ -163,7 +184,7 @@ static struct file *ashmem_backing_file(struct ashmem_region *region,
 		backing = ERR_PTR(-EPERM);
 	else
 		backing = region->file;
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	return backing;
 }
 
@@ -318,10 +339,10 @@ static int ashmem_backing_install(struct ashmem_region *region)
 	struct file *backing;
 	size_t size;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	strscpy(name, ashmem_file_name(region), sizeof(name));
 	size = region->size;
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	if (!size)
 		return 0;
 
@@ -329,11 +350,11 @@ static int ashmem_backing_install(struct ashmem_region *region)
 	if (IS_ERR(backing))
 		return PTR_ERR(backing);
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	if (!region->file && region->size == size &&
 	    !strcmp(name, ashmem_file_name(region)))
 		swap(region->file, backing);
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 
 	if (backing)
 		fput(backing);
@@ -349,10 +370,10 @@ static int ashmem_vm_file_install(struct ashmem_region *region,
 	if (IS_ERR(vm_file))
 		return PTR_ERR(vm_file);
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	if (!region->vm_file)
 		swap(region->vm_file, vm_file);
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 
 	if (vm_file)
 		fput(vm_file);
@@ -424,12 +445,12 @@ static int ashmem_mmap(struct file *file, struct vm_area_struct *vma)
 	int err;
 
 	for (;;) {
-		mutex_lock(&region->lock);
+		spin_lock(&region->lock);
 		err = ashmem_mmap_check(region, vma);
 		backing = region->file;
 		forbidden = ashmem_forbidden_may_flags(region->prot_mask);
 		map_file = forbidden ? region->vm_file : backing;
-		mutex_unlock(&region->lock);
+		spin_unlock(&region->lock);
 		if (err || map_file)
 			break;
 
@@ -473,12 +494,12 @@ static long ashmem_set_name(struct ashmem_region *region,
 
 	/* Frees the old name once swapped in, the new one if refused. */
 	ret = 0;
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	if (region->file)
 		ret = -EINVAL;
 	else
 		swap(region->name, name);
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	kfree(name);
 	return ret;
 }
@@ -488,10 +509,10 @@ static long ashmem_get_name(struct ashmem_region *region, char __user *uname)
 	char buf[ASHMEM_NAME_LEN];
 	size_t len;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	strscpy(buf, region->name ? region->name + strlen(ASHMEM_NAME_PREFIX) :
 		ASHMEM_NAME_DEF, sizeof(buf));
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 
 	len = strlen(buf) + 1;
 	return copy_to_user(uname, buf, len) ? -EFAULT : 0;
@@ -505,12 +526,12 @@ static long ashmem_set_size(struct ashmem_region *region, size_t size)
 	if (size > MAX_LFS_FILESIZE || PAGE_ALIGN(size) < size)
 		return -EINVAL;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	if (region->file)
 		ret = -EINVAL;
 	else
 		region->size = size;
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	return ret;
 }
 
@@ -518,9 +539,9 @@ static long ashmem_get_size(struct ashmem_region *region)
 {
 	long size;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	size = region->size;
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	return size;
 }
 
@@ -534,7 +555,7 @@ static long ashmem_set_prot_mask(struct ashmem_region *region,
 {
 	long ret = 0;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	if ((region->prot_mask & prot) != prot) {
 		ret = -EINVAL;
 		goto out;
@@ -543,7 +564,7 @@ static long ashmem_set_prot_mask(struct ashmem_region *region,
 		prot |= region->prot_mask & PROT_EXEC;
 	region->prot_mask = prot;
 out:
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	return ret;
 }
 
@@ -551,9 +572,9 @@ static long ashmem_get_prot_mask(struct ashmem_region *region)
 {
 	long prot;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	prot = region->prot_mask;
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	return prot;
 }
 
@@ -593,17 +614,18 @@ static int ashmem_pin_pages(struct ashmem_region *region,
 
 /*
  * One PIN, UNPIN or GET_PIN_STATUS under the region's lock, handing the
- * region *@spare first if it has none. Return: what the ioctl returns, or
- * -EAGAIN for an UNPIN or a PIN that needs a new range and finds no spare.
+ * region *@spare first if it has none; *@wait is set for a PIN that must
+ * call ashmem_pin_wait(). Return: what the ioctl returns, or -EAGAIN for an
+ * UNPIN or a PIN that needs a new range and finds no spare.
  */
 static long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
 			      const struct ashmem_pin *pin,
-			      struct ashmem_range **spare)
+			      struct ashmem_range **spare, bool *wait)
 {
 	pgoff_t start, last;
 	long ret;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	*spare = ashmem_range_give_spare(region, *spare);
 	ret = ashmem_pin_pages(region, pin, &start, &last);
 	if (ret)
@@ -612,8 +634,10 @@ static long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
 	switch (cmd) {
 	case ASHMEM_PIN:
 		ret = ashmem_range_pin(region, start, last);
-		if (ret != -EAGAIN)
-			trace_ashmem_pin(region, start, last, ret);
+		if (ret == -EAGAIN)
+			break;
+		trace_ashmem_pin(region, start, last, ret);
+		*wait = ashmem_pin_must_wait(region);
 		break;
 	case ASHMEM_UNPIN:
 		ret = ashmem_range_unpin(region, start, last);
@@ -626,7 +650,7 @@ static long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
 		break;
 	}
 out:
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	return ret;
 }
 
@@ -635,22 +659,23 @@ static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 {
 	struct ashmem_range *spare = NULL;
 	struct ashmem_pin pin;
+	bool wait = false;
 	long ret;
 
 	if (copy_from_user(&pin, upin, sizeof(pin)))
 		return -EFAULT;
 
-	ret = ashmem_pin_locked(region, cmd, &pin, &spare);
+	ret = ashmem_pin_locked(region, cmd, &pin, &spare, &wait);
 	if (ret == -EAGAIN) {
 		/* The region's first unpin, or one after a split: allocate. */
 		spare = ashmem_range_alloc();
 		if (!spare)
 			return -ENOMEM;
-		ret = ashmem_pin_locked(region, cmd, &pin, &spare);
+		ret = ashmem_pin_locked(region, cmd, &pin, &spare, &wait);
 	}
 	ashmem_range_free(spare);
-	if (cmd == ASHMEM_PIN && ret >= 0)
-		ashmem_purges_wait(region);
+	if (wait)
+		ashmem_pin_wait(region);
 	return ret;
 }
 
@@ -667,9 +692,9 @@ static long ashmem_get_file_id(struct ashmem_region *region,
 {
 	unsigned long ino;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	ino = region->file ? file_inode(region->file)->i_ino : 0;
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 
 	if (!ino)
 		return -EINVAL;
@@ -743,7 +768,7 @@ static void ashmem_show_fdinfo(struct seq_file *m, struct file *file)
 	struct ashmem_region *region = file->private_data;
 
 	seq_printf(m, "ashmem_id:\t%llu\n", region->id);
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	if (region->file)
 		seq_printf(m, "inode:\t%llu\n",
 			   (unsigned long long)file_inode(region->file)->i_ino);
@@ -751,7 +776,7 @@ static void ashmem_show_fdinfo(struct seq_file *m, struct file *file)
 		seq_printf(m, "name:\t%s\n",
 			   region->name + strlen(ASHMEM_NAME_PREFIX));
 	seq_printf(m, "size:\t%zu\n", region->size);
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 }
 
 static const struct file_operations ashmem_fops = {

@@ -10,11 +10,10 @@
 #define _ASHMEM_H
 
 #include <linux/list.h>
-#include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
-#include <linux/rwsem.h>
 #include <linux/sched.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 
 /* Prefix of the backing file's name, so /proc/PID/maps shows /dev/ashmem/<name>. */
@@ -23,30 +22,30 @@
 /*
  * Locking
  *
- * region->lock (mutex) protects every field of its region below and every
- * range of that region: the tree, the spare, each range's bounds and purged
- * prefix, and whether the range sits on the LRU. Nothing copies from or to
- * user memory and nothing allocates under it: an ioctl that finds no spare
- * range drops it to allocate one, and mmap() creates the backing files with
- * it dropped and maps them after dropping it (@file and @vm_file are fixed
- * once set).
+ * region->lock (a spinlock) protects every field of its region below and
+ * every range of that region: the tree, the spare, each range's bounds and
+ * purged prefix, and whether the range sits on the LRU. Nothing sleeps
+ * under it: nothing copies from or to user memory, and nothing allocates
+ * (an ioctl that finds no spare range drops it to allocate one, and mmap()
+ * creates the backing files with it dropped and maps them after dropping
+ * it; @file and @vm_file are fixed once set).
  *
  * The LRU (ashmem_lru, a list_lru) has its own per-node, per-memcg spinlocks
  * inside list_lru. They nest inside region->lock: ranges are added to and
  * removed from the LRU with region->lock held.
  *
  * The shrinker walks the LRU under the list_lru lock and may only
- * mutex_trylock() a region's lock from there, never wait for it: reclaim
- * can be entered by a task that holds that lock. Under both locks it
- * claims a piece of the oldest range (ashmem_shrinker.c) and takes
- * region->purge_sem for read with down_read_trylock(); it drops both locks
- * and punches the piece holding only purge_sem, so several reclaimers
- * can purge pieces of one region at once and region->lock is never held
- * across a punch. A range that keeps unpurged pages stays on the LRU, in
- * its place, while the piece is punched. A PIN that finds purges in
- * flight, and release, take purge_sem for write once they dropped
- * region->lock, to wait for them: no hole lands in pages pinned again, and
- * the backing file outlives every punch. Punches run with
+ * spin_trylock() a region's lock from there. Under both locks it claims a
+ * piece of the oldest range (ashmem_shrinker.c) and counts it in
+ * region->purging; it drops both locks and punches the piece holding
+ * neither, so several reclaimers can purge pieces of one region at once
+ * and no lock is held across a punch. A range that keeps unpurged pages
+ * stays on the LRU, in its place, while the piece is punched. A PIN that
+ * finds purges in flight raises region->purge_waiters, which keeps new
+ * claims off the region, and once it dropped region->lock waits for
+ * region->purging to fall to zero; release, which leaves nothing on the
+ * LRU to claim, waits the same way. So no hole lands in pages pinned
+ * again, and the backing file outlives every punch. Punches run with
  * memalloc_nofs_save(), so reclaim entered inside one never punches again.
  *
  * The registry of open regions (an xarray per CPU, ashmem_stats.c) has a
@@ -55,8 +54,8 @@
  * dropping it.
  *
  * Order: mmap_lock -> region->lock -> list_lru lock
- *         list_lru lock -> region->lock (trylock) -> purge_sem (read, trylock)
- *         purge_sem (read) -> backing inode's i_rwsem (hole punch)
+ *         list_lru lock -> region->lock (trylock)
+ *         a punch (no lock held) -> backing inode's i_rwsem
  */
 
 /**
@@ -81,28 +80,31 @@
  *	fdinfo, the listing and trace events; fixed
  * @purges: how many times pages of the region were purged (a purge takes
  *	at most ASHMEM_PURGE_PIECE pages of one range)
- * @purge_sem: held for read by each purge in flight, from its claim under
- *	@lock until its hole is punched; see "Locking" above
+ * @purging: purges in flight, from their claim under @lock until their hole
+ *	is punched; see "Locking" above
+ * @purge_waiters: PINs waiting for @purging to reach zero; while there are
+ *	any, no purge claims pages of the region
  * @creator_pid: thread group of the opener, in the initial pid namespace;
  *	fixed
  * @creator_cgroup: inode of the opener's cgroup v2 directory, or 0; fixed
  * @creator_comm: the opener's command name; fixed
  */
 struct ashmem_region {
-	struct mutex lock;		/* see "Locking" above */
+	spinlock_t lock;		/* see "Locking" above */
+	refcount_t ref;
 	struct file *file;
 	struct file *vm_file;
 	char *name;
 	size_t size;
-	unsigned long prot_mask;
 	struct rb_root ranges;
 	struct ashmem_range *spare;
-	refcount_t ref;
-	pid_t creator_pid;
 	u64 id;
 	unsigned long purges;
-	struct rw_semaphore purge_sem;	/* see "Locking" above */
 	u64 creator_cgroup;
+	unsigned int prot_mask;
+	atomic_t purging;		/* see "Locking" above */
+	unsigned int purge_waiters;
+	pid_t creator_pid;
 	char creator_comm[TASK_COMM_LEN];
 };
 
@@ -160,6 +162,7 @@ bool ashmem_range_any_unpinned(struct ashmem_region *region, pgoff_t start,
 void ashmem_range_release_all(struct ashmem_region *region);
 pgoff_t ashmem_range_claim(struct ashmem_range *range, pgoff_t pages,
 			   bool shrinker);
+void ashmem_region_purged(struct ashmem_region *region);
 unsigned long ashmem_region_punch(struct file *backing, pgoff_t first,
 				  pgoff_t pages);
 void ashmem_range_count(struct ashmem_region *region, unsigned long *unpinned,

@@ -18,6 +18,7 @@
 #include <linux/minmax.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 
 #include "ashmem.h"
 #include "ashmem_trace.h"
@@ -323,9 +324,9 @@ void ashmem_range_release_all(struct ashmem_region *region)
  * @shrinker: whether the shrinker purges them (for the trace event)
  *
  * Moves the range's purged prefix past the pages, so the next PIN over any
- * of them reports ASHMEM_WAS_PURGED. The caller punches them with
- * ashmem_region_punch() once it has dropped the region's lock, holding
- * @purge_sem for read until then.
+ * of them reports ASHMEM_WAS_PURGED, and counts the purge in flight. The
+ * caller punches them with ashmem_region_punch() once it has dropped the
+ * region's lock, then calls ashmem_region_purged().
  *
  * Return: the first page of the piece.
  */
@@ -335,11 +336,23 @@ pgoff_t ashmem_range_claim(struct ashmem_range *range, pgoff_t pages,
 	struct ashmem_region *region = range->region;
 	pgoff_t first = range->unpurged;
 
+	atomic_inc(&region->purging);
 	range->unpurged = first + pages;
 	region->purges++;
 	atomic_long_add(pages, &ashmem_stats.purged_pages);
 	trace_ashmem_purge(region, first, pages, shrinker);
 	return first;
+}
+
+/*
+ * A purge claimed by ashmem_range_claim() has punched its hole: wake the
+ * PIN or release that waits for the last one. The caller still holds its
+ * reference on the region.
+ */
+void ashmem_region_purged(struct ashmem_region *region)
+{
+	if (atomic_dec_and_test(&region->purging))
+		wake_up_var(&region->purging);
 }
 
 /**
@@ -351,7 +364,7 @@ pgoff_t ashmem_range_claim(struct ashmem_range *range, pgoff_t pages,
  * @pages: how many
  *
  * Punches a hole in the backing file, so the pages read back as zeros. The
- * caller holds the region's @purge_sem for read. No allocation in the
+ * purge is counted in the region's @purging. No allocation in the
  * punch may recurse into filesystem reclaim: the shrinker could punch the
  * same inode again there, and wait for its lock.
  *

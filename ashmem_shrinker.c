@@ -94,7 +94,7 @@ struct ashmem_purge_ctl {
  * range's first unpurged pages, no larger than what the walk still needs;
  * only a range that gives up its last unpurged pages leaves the LRU, the
  * rest stays where it is for the next reclaimer. Then drops both locks to
- * punch the piece, holding the region's purge_sem for read (see "Locking"
+ * punch the piece, counted in the region's purges in flight (see "Locking"
  * in ashmem.h), as LRU_RETRY and LRU_REMOVED_RETRY allow: the walk starts
  * over, at the same range if it has pages left.
  */
@@ -108,11 +108,11 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 
 	if (ctl->freed >= ctl->budget)
 		return LRU_SKIP;
-	if (!mutex_trylock(&region->lock))
+	if (!spin_trylock(&region->lock))
 		return LRU_SKIP;
-	/* Fails only while a PIN or release waits for the purges in flight. */
-	if (!down_read_trylock(&region->purge_sem)) {
-		mutex_unlock(&region->lock);
+	/* A PIN waits for the purges in flight: start no other. */
+	if (region->purge_waiters) {
+		spin_unlock(&region->lock);
 		return LRU_SKIP;
 	}
 
@@ -122,16 +122,16 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 		list_lru_isolate(list, item);
 	ashmem_lru_shrink(pages);
 	first = ashmem_range_claim(range, pages, ctl->shrinker);
-	/* Release waits for purge_sem before it puts the file. */
+	/* Release waits for the purges in flight before it puts the file. */
 	backing = region->file;
 	/* On the LRU means not yet released: the region holds a reference. */
 	refcount_inc(&region->ref);
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 	spin_unlock(ASHMEM_LRU_WALK_LOCK);
 
 	ctl->freed += pages;
 	ctl->resident += ashmem_region_punch(backing, first, pages);
-	up_read(&region->purge_sem);
+	ashmem_region_purged(region);
 	ashmem_region_put(region);
 
 	return ashmem_lru_walk_relock(ASHMEM_LRU_WALK_LOCK,

@@ -199,7 +199,7 @@ static void ashmem_region_show(struct seq_file *m, struct ashmem_region *region)
 {
 	unsigned long unpinned, purged, ino = 0;
 
-	mutex_lock(&region->lock);
+	spin_lock(&region->lock);
 	ashmem_range_count(region, &unpinned, &purged);
 	if (region->file)
 		ino = file_inode(region->file)->i_ino;
@@ -214,7 +214,7 @@ static void ashmem_region_show(struct seq_file *m, struct ashmem_region *region)
 	else
 		seq_putc(m, '-');
 	seq_putc(m, '\n');
-	mutex_unlock(&region->lock);
+	spin_unlock(&region->lock);
 }
 
 static int ashmem_regions_show(struct seq_file *m, void *v)
