@@ -164,6 +164,7 @@ struct fill_worker {
 	size_t size;
 	size_t anon;
 	uint8_t seed;
+	bool again;		/* pin each range and unpin it once more */
 	/* results */
 	long long charged;	/* memory.current with the region filled */
 	long long peak;		/* memory.current with the anonymous memory */
@@ -188,6 +189,15 @@ static int fill_worker(void *arg)
 	for (off = 0; off < w->size; off += CHUNK) {
 		ret = ashmem_pin_ioctl(w->fd, ASHMEM_UNPIN, off, CHUNK - page);
 		CHILD_CHECK(ret == 0, "ASHMEM_UNPIN {%#zx, %#zx} returned %d (%s)",
+			    off, CHUNK - page, ret, errname(errno));
+		if (!w->again)
+			continue;
+		ret = ashmem_pin_ioctl(w->fd, ASHMEM_PIN, off, CHUNK - page);
+		CHILD_CHECK(ret == ASHMEM_NOT_PURGED,
+			    "ASHMEM_PIN {%#zx, %#zx} returned %d (%s)",
+			    off, CHUNK - page, ret, errname(errno));
+		ret = ashmem_pin_ioctl(w->fd, ASHMEM_UNPIN, off, CHUNK - page);
+		CHILD_CHECK(ret == 0, "second ASHMEM_UNPIN {%#zx, %#zx} returned %d (%s)",
 			    off, CHUNK - page, ret, errname(errno));
 	}
 	if (!w->anon)
@@ -521,7 +531,8 @@ static void assert_limit_survived(struct __test_metadata *_metadata,
  * at least MUST_PURGE bytes purged. (That it purges not much more is
  * ashmem_pressure_test's memcg case.)
  */
-TEST_F_TIMEOUT(memcg, limit_purges_own_unpinned_ashmem_not_oom_kill, 120)
+static void limit_purges_own(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(memcg) *self, bool again)
 {
 	struct fill_worker *w = &self->res->limited;
 	const char *cg = cg_create(_metadata, self, "limited", LIMIT);
@@ -530,7 +541,8 @@ TEST_F_TIMEOUT(memcg, limit_purges_own_unpinned_ashmem_not_oom_kill, 120)
 
 	self->fd[0] = ashmem_assert_create(_metadata, "memcg-limited", REGION);
 	*w = (struct fill_worker){ .cg = cg, .fd = self->fd[0],
-				   .size = REGION, .anon = ANON, .seed = 0xa1 };
+				   .size = REGION, .anon = ANON, .seed = 0xa1,
+				   .again = again };
 	status = run_in_child(fill_worker, w);
 	assert_limit_survived(_metadata, cg, w, status);
 
@@ -543,6 +555,21 @@ TEST_F_TIMEOUT(memcg, limit_purges_own_unpinned_ashmem_not_oom_kill, 120)
 		TH_LOG("only %zu bytes were purged, but the cgroup had to give back %d bytes",
 		       purged, MUST_PURGE);
 	}
+}
+
+TEST_F_TIMEOUT(memcg, limit_purges_own_unpinned_ashmem_not_oom_kill, 120)
+{
+	limit_purges_own(_metadata, self, false);
+}
+
+/*
+ * A range pinned and unpinned again reuses the region's spare, which may
+ * still sit on the LRU: it is marked referenced instead of moved, and the
+ * shrinker must still purge it after its second chance.
+ */
+TEST_F_TIMEOUT(memcg, limit_purges_ranges_unpinned_again, 120)
+{
+	limit_purges_own(_metadata, self, true);
 }
 
 /*
