@@ -41,11 +41,8 @@ struct ashmem_range *ashmem_range_alloc(void)
 
 	range = kmem_cache_alloc_lru(ashmem_range_cachep, ashmem_lru_list(),
 				     GFP_KERNEL_ACCOUNT);
-	if (range) {
+	if (range)
 		INIT_LIST_HEAD(&range->lru);	/* list_lru adds only empty items */
-		range->on_lru = false;
-		range->referenced = false;
-	}
 	return range;
 }
 
@@ -109,30 +106,15 @@ static void range_add(struct ashmem_region *region, struct ashmem_range *range,
 	range_insert(region, range);
 	if (ashmem_range_live(range))
 		ashmem_lru_add(range);
-	else
-		ashmem_lru_unlink(range);
 }
 
-/* Free @range, which is in no tree and no spare. */
-static void range_drop(struct ashmem_range *range)
-{
-	ashmem_lru_unlink(range);
-	ashmem_range_free(range);
-}
-
-/*
- * Keep @range, no longer in use, as the region's spare, or free it. A
- * spare that was on the LRU stays there, with no pages: the next UNPIN
- * that reuses it needs no list lock, and the shrinker drops it from the
- * list if it comes to it first.
- */
+/* Keep @range, no longer in use, as the region's spare, or free it. */
 static void range_keep(struct ashmem_region *region, struct ashmem_range *range)
 {
-	range->unpurged = range->last + 1;
-	if (!region->spare)
-		region->spare = range;
+	if (region->spare)
+		ashmem_range_free(range);
 	else
-		range_drop(range);
+		region->spare = range;
 }
 
 static struct ashmem_range *take_spare(struct ashmem_region *region)
@@ -164,7 +146,8 @@ struct ashmem_range *ashmem_range_give_spare(struct ashmem_region *region,
 static void range_remove(struct ashmem_region *region, struct ashmem_range *range)
 {
 	rb_erase(&range->node, &region->ranges);
-	ashmem_lru_shrink(ashmem_range_live(range));
+	if (ashmem_range_live(range))
+		ashmem_lru_del(range);
 	range_keep(region, range);
 }
 
@@ -177,9 +160,10 @@ static void range_narrow(struct ashmem_range *range, pgoff_t start, pgoff_t last
 	pgoff_t live = ashmem_range_live(range);
 	pgoff_t unpurged = clamp(range->unpurged, start, last + 1);
 
-	ashmem_lru_shrink(live - (last + 1 - unpurged));
-	if (unpurged > last)
-		ashmem_lru_unlink(range);
+	if (live && unpurged > last)
+		ashmem_lru_del(range);
+	else if (live)
+		ashmem_lru_shrink(live - (last + 1 - unpurged));
 	range->start = start;
 	range->last = last;
 	range->unpurged = unpurged;
@@ -324,13 +308,12 @@ void ashmem_range_release_all(struct ashmem_region *region)
 	struct ashmem_range *range, *next;
 
 	rbtree_postorder_for_each_entry_safe(range, next, &region->ranges, node) {
-		ashmem_lru_shrink(ashmem_range_live(range));
-		range_drop(range);
+		if (ashmem_range_live(range))
+			ashmem_lru_del(range);
+		ashmem_range_free(range);
 	}
 	region->ranges = RB_ROOT;
-	range = take_spare(region);
-	if (range)
-		range_drop(range);
+	ashmem_range_free(take_spare(region));
 }
 
 /**

@@ -563,9 +563,8 @@ TEST_F_TIMEOUT(memcg, limit_purges_own_unpinned_ashmem_not_oom_kill, 120)
 }
 
 /*
- * A range pinned and unpinned again reuses the region's spare, which may
- * still sit on the LRU: it is marked referenced instead of moved, and the
- * shrinker must still purge it after its second chance.
+ * A range pinned and unpinned again comes back as the region's spare: it
+ * must land on the cgroup's LRU again, and be purged as any other.
  */
 TEST_F_TIMEOUT(memcg, limit_purges_ranges_unpinned_again, 120)
 {
