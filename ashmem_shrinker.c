@@ -77,16 +77,23 @@ unsigned long ashmem_lru_pages(void)
 /**
  * struct ashmem_purge_ctl - one walk of the LRU
  * @budget: pages the walk should purge; it stops taking pieces after that
+ * @asked: pages reclaim asked for; past them, a walk for a short node
+ *	(@nid >= 0) takes a piece only while the node is still short
+ * @nid: the node whose high watermark bounds the walk, or -1
  * @freed: unpinned pages purged so far, the shrinker's unit
  * @resident: of those, the pages that were in memory and so were freed
  * @shrinker: the walk is the shrinker's, not ASHMEM_PURGE_ALL_CACHES
  */
 struct ashmem_purge_ctl {
 	unsigned long budget;
+	unsigned long asked;
+	int nid;
 	unsigned long freed;
 	unsigned long resident;
 	bool shrinker;
 };
+
+static unsigned long ashmem_node_deficit(int nid);
 
 /*
  * Called by list_lru with the list's lock held, oldest range first. If the
@@ -107,6 +114,9 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 	struct file *backing;
 
 	if (ctl->freed >= ctl->budget)
+		return LRU_SKIP;
+	if (ctl->freed >= ctl->asked && ctl->nid >= 0 &&
+	    !ashmem_node_deficit(ctl->nid))
 		return LRU_SKIP;
 	if (!spin_trylock(&region->lock))
 		return LRU_SKIP;
@@ -187,16 +197,17 @@ static bool ashmem_memcg_short(struct mem_cgroup *memcg)
 #endif
 
 /*
- * Whether a zone of node @nid is below its high watermark, the level
- * kswapd reclaims up to: global reclaim runs on the node only then. Free
- * CMA pages and the high-order atomic reserve do not count, as the page
- * allocator's own watermark test leaves them out for ordinary allocations
- * (an arm64 guest met the OOM killer while free CMA pages kept the zone
- * above its high watermark).
+ * How many pages the zones of node @nid lack below their high watermarks,
+ * the level kswapd reclaims up to: global reclaim runs on the node only
+ * when some do. Free CMA pages and the high-order atomic reserve do not
+ * count, as the page allocator's own watermark test leaves them out for
+ * ordinary allocations (an arm64 guest met the OOM killer while free CMA
+ * pages kept the zone above its high watermark).
  */
-static bool ashmem_node_short(int nid)
+static unsigned long ashmem_node_deficit(int nid)
 {
 	pg_data_t *pgdat = NODE_DATA(nid);
+	unsigned long deficit = 0;
 	int i;
 
 	for (i = 0; i < MAX_NR_ZONES; i++) {
@@ -209,9 +220,9 @@ static bool ashmem_node_short(int nid)
 		       zone_page_state(zone, NR_FREE_CMA_PAGES) -
 		       READ_ONCE(zone->nr_reserved_highatomic);
 		if (free < (long)high_wmark_pages(zone))
-			return true;
+			deficit += high_wmark_pages(zone) - free;
 	}
-	return false;
+	return deficit;
 }
 
 /**
@@ -233,7 +244,7 @@ static bool ashmem_node_short(int nid)
  */
 static bool ashmem_reclaim_has_enough(struct shrink_control *sc)
 {
-	return !ashmem_node_short(sc->nid) && !ashmem_memcg_short(sc->memcg);
+	return !ashmem_node_deficit(sc->nid) && !ashmem_memcg_short(sc->memcg);
 }
 
 /*
@@ -265,8 +276,11 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 {
 	struct ashmem_purge_ctl ctl = {
 		.budget = sc->nr_to_scan,
+		.asked = sc->nr_to_scan,
+		.nid = -1,
 		.shrinker = true,
 	};
+	unsigned long deficit;
 
 	/* Punching a hole is filesystem work. */
 	if (!(sc->gfp_mask & __GFP_FS))
@@ -276,6 +290,18 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 		return SHRINK_STOP;
 	if (ashmem_reclaim_has_enough(sc))
 		return SHRINK_STOP;
+	/*
+	 * A node short of memory gets back up to its high watermarks, as
+	 * kswapd would bring it, checked again before each piece past what
+	 * reclaim asked for. A few pages per call are not enough: the page
+	 * allocator decides on OOM from free and LRU pages alone, and another
+	 * task allocating at the same time takes what a small purge freed.
+	 */
+	deficit = ashmem_node_deficit(sc->nid);
+	if (deficit > ctl.budget) {
+		ctl.budget = deficit;
+		ctl.nid = sc->nid;
+	}
 
 	list_lru_shrink_walk(&ashmem_lru, sc, ashmem_lru_isolate, &ctl);
 	/*
@@ -298,7 +324,8 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
  */
 unsigned long ashmem_purge_all(void)
 {
-	struct ashmem_purge_ctl ctl = { .budget = ULONG_MAX };
+	struct ashmem_purge_ctl ctl = { .budget = ULONG_MAX, .asked = ULONG_MAX,
+					.nid = -1 };
 	unsigned long pages = ashmem_lru_pages();
 
 	list_lru_walk(&ashmem_lru, ashmem_lru_isolate, &ctl, ULONG_MAX);
