@@ -209,6 +209,8 @@ bpo_ensure_arm64() {
 # bpo_arm64_kver SERIES: KVER_ARM64_7_3[_16K], or the newest release of
 # SERIES (arm64-7.3: 7.3.<N>+deb13-arm64, arm64-7.3-16k: ...-arm64-16k) in
 # the trixie chroot's lists; empty if there is none.
+# Called through bpo_fetch_release, which shellcheck cannot follow.
+# shellcheck disable=SC2317
 bpo_arm64_kver() {
 	local var line=${1#arm64-} flavour=arm64
 	var=$(series_var "$1")
@@ -224,30 +226,16 @@ bpo_arm64_kver() {
 
 # bpo_prepare_arm64 SERIES: set KVER to SERIES's release, with its headers
 # (and, through gcc-14-for-host:arm64, its cross compiler) installed in the
-# trixie chroot and its vmlinuz and early modules cached. As lib.sh's
-# bpo_prepare_kernel does for amd64, a failed install or download
-# refreshes the chroot's lists (backports drops old point releases) and
-# resolves again. The caller holds bpo_lock.
+# trixie chroot and its vmlinuz and early modules cached, through lib.sh's
+# bpo_fetch_release, as bpo_prepare_kernel does for amd64. The caller
+# holds bpo_lock.
 bpo_prepare_arm64() {
-	local series=$1 kver
+	local series=$1
 	bpo_ensure
 	bpo_ensure_arm64
-	bpo_refresh_if_stale
-	kver=$(bpo_arm64_kver "$series")
-	[[ -n $kver ]] || {
-		bpo_refresh
-		kver=$(bpo_arm64_kver "$series")
-	}
-	[[ -n $kver ]] || die "trixie-backports lists no headers for $series"
-	if ! bpo_ensure_headers "$kver" || ! fetch_arm64_kernel bpo "$kver"; then
-		warn "downloading $kver failed; refreshing the trixie chroot"
-		bpo_refresh
-		kver=$(bpo_arm64_kver "$series")
-		bpo_ensure_headers "$kver"
-		fetch_arm64_kernel bpo "$kver" || die "no kernel image package for $kver in trixie-backports"
-	fi
-	cross_ensure_gcc "$BPO_ROOT" "$kver"
-	KVER=$kver
+	bpo_fetch_release bpo_arm64_kver fetch_arm64_kernel "$series" \
+		"headers for $series"
+	cross_ensure_gcc "$BPO_ROOT" "$KVER"
 }
 
 # ---------------------------------------------------------------- headers

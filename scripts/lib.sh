@@ -552,23 +552,36 @@ bpo_ensure_headers() {
 # lists (backports drops old point releases) and resolves again. The
 # caller holds bpo_lock.
 bpo_prepare_kernel() {
-	local series=$1 kver
+	local series=$1
 	bpo_ensure
+	bpo_fetch_release resolve_kver fetch_vmlinuz "$series" \
+		"linux-headers-$series.*+deb13-amd64"
+	chroot_ensure_gcc "$BPO_ROOT" "$KVER"
+}
+
+# bpo_fetch_release RESOLVE FETCH SERIES WHAT: set KVER to the release
+# "RESOLVE SERIES" names, with its headers installed in the trixie chroot
+# and "FETCH bpo KVER" having cached its image. Stale lists are refreshed
+# first; a release that cannot be resolved, installed or downloaded
+# refreshes them once more (backports drops old point releases) and
+# resolves again. WHAT names the missing headers when nothing resolves.
+# The caller holds bpo_lock.
+bpo_fetch_release() {
+	local resolve=$1 fetch=$2 series=$3 what=$4 kver
 	bpo_refresh_if_stale
-	kver=$(resolve_kver "$series")
+	kver=$("$resolve" "$series")
 	[[ -n $kver ]] || {
 		bpo_refresh
-		kver=$(resolve_kver "$series")
+		kver=$("$resolve" "$series")
 	}
-	[[ -n $kver ]] || die "trixie-backports lists no linux-headers-$series.*+deb13-amd64"
-	if ! bpo_ensure_headers "$kver" || ! fetch_vmlinuz bpo "$kver"; then
+	[[ -n $kver ]] || die "trixie-backports lists no $what"
+	if ! bpo_ensure_headers "$kver" || ! "$fetch" bpo "$kver"; then
 		warn "downloading $kver failed; refreshing the trixie chroot"
 		bpo_refresh
-		kver=$(resolve_kver "$series")
+		kver=$("$resolve" "$series")
 		bpo_ensure_headers "$kver"
-		fetch_vmlinuz bpo "$kver" || die "no kernel image package for $kver in trixie-backports"
+		"$fetch" bpo "$kver" || die "no kernel image package for $kver in trixie-backports"
 	fi
-	chroot_ensure_gcc "$BPO_ROOT" "$kver"
 	KVER=$kver
 }
 

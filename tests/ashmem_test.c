@@ -537,10 +537,22 @@ TEST_F(sized_region, remap_file_pages_cannot_escape_prot_mask)
 	ASSERT_EQ(EACCES, errno);
 }
 
+/*
+ * The file of the @size-byte mapping at @p, opened read-write through
+ * /proc/self/map_files/, or -1.
+ */
+static int map_files_open(void *p, size_t size)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)p, (unsigned long)p + size);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
 /* /proc/PID/map_files/ opens the backing file itself (root only). */
 TEST_F(sized_region, map_files_cannot_escape_prot_mask)
 {
-	char path[128];
 	void *p, *q;
 	int bfd;
 
@@ -549,9 +561,7 @@ TEST_F(sized_region, map_files_cannot_escape_prot_mask)
 	ashmem_assert_set_prot_mask(_metadata, self->fd, PROT_READ);
 	p = ashmem_assert_mmap(_metadata, self->fd, self->size, PROT_READ,
 			       MAP_SHARED, 0);
-	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
-		 (unsigned long)p, (unsigned long)p + self->size);
-	bfd = open(path, O_RDWR | O_CLOEXEC);
+	bfd = map_files_open(p, self->size);
 	if (bfd < 0)
 		return;	/* the backing file cannot be reached at all: fine */
 	q = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0);
@@ -569,7 +579,6 @@ TEST_F(sized_region, map_files_cannot_escape_prot_mask)
  */
 TEST_F(sized_region, map_files_of_an_unrestricted_mapping_refuses_mmap)
 {
-	char path[128];
 	void *p, *q;
 	int bfd;
 
@@ -578,9 +587,7 @@ TEST_F(sized_region, map_files_of_an_unrestricted_mapping_refuses_mmap)
 	p = ashmem_assert_mmap(_metadata, self->fd, self->size,
 			       PROT_READ | PROT_WRITE, MAP_SHARED, 0);
 	ashmem_assert_set_prot_mask(_metadata, self->fd, PROT_READ);
-	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
-		 (unsigned long)p, (unsigned long)p + self->size);
-	bfd = open(path, O_RDWR | O_CLOEXEC);
+	bfd = map_files_open(p, self->size);
 	if (bfd < 0)
 		return;	/* the backing file cannot be reached at all: fine */
 	q = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0);
