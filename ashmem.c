@@ -654,24 +654,36 @@ out:
 	return ret;
 }
 
+/*
+ * struct ashmem_pin is two u32s, the same in 32- and 64-bit processes: it
+ * is read with one 64-bit get_user(), an inline load, where
+ * copy_from_user() would be a call through the usercopy checks for 8 bytes
+ * on the path of every PIN and UNPIN.
+ */
+union ashmem_pin_user {
+	u64 word;
+	struct ashmem_pin pin;
+};
+static_assert(sizeof(struct ashmem_pin) == sizeof(u64));
+
 static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 			     struct ashmem_pin __user *upin)
 {
 	struct ashmem_range *spare = NULL;
-	struct ashmem_pin pin;
+	union ashmem_pin_user u;
 	bool wait = false;
 	long ret;
 
-	if (copy_from_user(&pin, upin, sizeof(pin)))
+	if (get_user(u.word, (u64 __user *)upin))
 		return -EFAULT;
 
-	ret = ashmem_pin_locked(region, cmd, &pin, &spare, &wait);
+	ret = ashmem_pin_locked(region, cmd, &u.pin, &spare, &wait);
 	if (ret == -EAGAIN) {
 		/* The region's first unpin, or one after a split: allocate. */
 		spare = ashmem_range_alloc();
 		if (!spare)
 			return -ENOMEM;
-		ret = ashmem_pin_locked(region, cmd, &pin, &spare, &wait);
+		ret = ashmem_pin_locked(region, cmd, &u.pin, &spare, &wait);
 	}
 	ashmem_range_free(spare);
 	if (wait)
