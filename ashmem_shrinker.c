@@ -17,7 +17,7 @@
 #include <linux/memcontrol.h>
 #include <linux/minmax.h>
 #include <linux/mmzone.h>
-#include <linux/percpu_counter.h>
+#include <linux/percpu.h>
 #include <linux/shrinker.h>
 #include <linux/sizes.h>
 
@@ -28,11 +28,13 @@ static struct list_lru ashmem_lru;
 static struct shrinker *ashmem_shrinker;
 
 /*
- * Pages in the ranges on ashmem_lru; list_lru itself counts only ranges.
- * Per CPU, so that pin and unpin on different CPUs share no cache line;
- * the shrinker only needs an estimate.
+ * Pages in the ranges on ashmem_lru, as a sum of per-CPU deltas (one CPU's
+ * share can be negative); list_lru itself counts only ranges. A pin or
+ * unpin adds to its own CPU's delta with one this_cpu operation, sharing no
+ * cache line and taking no lock; readers sum the possible CPUs, as
+ * the dentry and inode counts are read (get_nr_dentry()).
  */
-static struct percpu_counter ashmem_lru_nr_pages;
+static DEFINE_PER_CPU(long, ashmem_lru_nr_pages);
 
 /* Set once ashmem_lru exists; the shrinker can run earlier before 6.7. */
 static bool ashmem_lru_ready;
@@ -44,26 +46,35 @@ struct list_lru *ashmem_lru_list(void)
 
 void ashmem_lru_add(struct ashmem_range *range)
 {
-	percpu_counter_add(&ashmem_lru_nr_pages, ashmem_range_live(range));
+	this_cpu_add(ashmem_lru_nr_pages, ashmem_range_live(range));
 	ashmem_list_lru_add(&ashmem_lru, &range->lru);
 }
 
 void ashmem_lru_del(struct ashmem_range *range)
 {
 	ashmem_list_lru_del(&ashmem_lru, &range->lru);
-	percpu_counter_sub(&ashmem_lru_nr_pages, ashmem_range_live(range));
+	this_cpu_sub(ashmem_lru_nr_pages, ashmem_range_live(range));
 }
 
 /* @pages of a range that stays on the LRU were pinned again or purged. */
 void ashmem_lru_shrink(pgoff_t pages)
 {
-	percpu_counter_sub(&ashmem_lru_nr_pages, pages);
+	this_cpu_sub(ashmem_lru_nr_pages, pages);
 }
 
-/* Return: the pages on the LRU, summed over the CPUs. */
+/*
+ * Return: the pages on the LRU. Adds racing with the sum may or may not be
+ * in it, and a range that moved between CPUs' deltas meanwhile can make it
+ * briefly negative: it reads as 0 then.
+ */
 unsigned long ashmem_lru_pages(void)
 {
-	return percpu_counter_sum_positive(&ashmem_lru_nr_pages);
+	long pages = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		pages += per_cpu(ashmem_lru_nr_pages, cpu);
+	return max(pages, 0L);
 }
 
 /*
@@ -264,7 +275,7 @@ static unsigned long ashmem_shrink_count(struct shrinker *shrinker,
 	if (!ranges)
 		return SHRINK_EMPTY;
 
-	pages = percpu_counter_read_positive(&ashmem_lru_nr_pages);
+	pages = ashmem_lru_pages();
 	all_ranges = list_lru_count(&ashmem_lru);
 	if (ranges >= all_ranges)
 		return max(pages, ranges);
@@ -336,37 +347,26 @@ int ashmem_shrinker_init(void)
 {
 	int err;
 
-	err = percpu_counter_init(&ashmem_lru_nr_pages, 0, GFP_KERNEL);
-	if (err)
-		return err;
-
 	ashmem_shrinker = ashmem_shrinker_alloc(SHRINKER_NUMA_AWARE |
 						SHRINKER_MEMCG_AWARE, "ashmem");
-	if (!ashmem_shrinker) {
-		err = -ENOMEM;
-		goto err_counter;
-	}
+	if (!ashmem_shrinker)
+		return -ENOMEM;
 	ashmem_shrinker->count_objects = ashmem_shrink_count;
 	ashmem_shrinker->scan_objects = ashmem_shrink_scan;
 	ashmem_shrinker->seeks = DEFAULT_SEEKS;
 
 	err = ashmem_shrinker_start(ashmem_shrinker, &ashmem_lru, "ashmem");
-	if (err)
-		goto err_shrinker;
+	if (err) {
+		ashmem_shrinker_free(ashmem_shrinker);
+		return err;
+	}
 	/* Publish ashmem_lru to the callbacks, which may already run. */
 	smp_store_release(&ashmem_lru_ready, true);
 	return 0;
-
-err_shrinker:
-	ashmem_shrinker_free(ashmem_shrinker);
-err_counter:
-	percpu_counter_destroy(&ashmem_lru_nr_pages);
-	return err;
 }
 
 void ashmem_shrinker_exit(void)
 {
 	ashmem_shrinker_free(ashmem_shrinker);
 	list_lru_destroy(&ashmem_lru);
-	percpu_counter_destroy(&ashmem_lru_nr_pages);
 }
