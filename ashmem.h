@@ -111,13 +111,18 @@ struct ashmem_region {
 /**
  * struct ashmem_range - unpinned pages [@start, @last] of a region
  * @node: in @region->ranges
- * @lru: on the LRU while some of its pages are not purged
+ * @lru: on the LRU while some of its pages are not purged, and as the
+ *	region's spare until the shrinker or a merge takes it off
  * @region: the region the pages belong to
  * @start: first page
  * @last: last page (inclusive)
  * @unpurged: first page not purged since the range was unpinned: pages
  *	[@start, @unpurged) were purged, [@unpurged, @last] still hold their
- *	data. @unpurged == @last + 1 once every page was purged.
+ *	data. @unpurged == @last + 1 once every page was purged, and in the
+ *	region's spare.
+ * @on_lru: whether @lru is on the LRU
+ * @referenced: unpinned again while parked on the LRU as the spare: the
+ *	shrinker moves it to the tail instead of purging it, once
  *
  * The shrinker purges a range from its first unpurged page on, a piece at a
  * time, so the purged pages of a range are always a prefix of it; a PIN
@@ -133,6 +138,8 @@ struct ashmem_range {
 	pgoff_t start;
 	pgoff_t last;
 	pgoff_t unpurged;
+	bool on_lru;
+	bool referenced;
 };
 
 /* Pages of @range that still hold data: what it has on the LRU. */
@@ -195,7 +202,7 @@ void ashmem_debugfs_exit(void);
 
 /* ashmem_shrinker.c: the LRU of unpinned, unpurged ranges */
 void ashmem_lru_add(struct ashmem_range *range);
-void ashmem_lru_del(struct ashmem_range *range);
+void ashmem_lru_unlink(struct ashmem_range *range);
 void ashmem_lru_shrink(pgoff_t pages);
 unsigned long ashmem_purge_all(void);
 unsigned long ashmem_lru_pages(void);

@@ -9,7 +9,9 @@
  * away is kept as the region's spare (region->spare), and the next UNPIN or
  * splitting PIN reuses it; only one that finds no spare, and no range it
  * absorbs, returns -EAGAIN, so that its caller allocates one with the lock
- * dropped (ashmem_range_give_spare()) and tries again.
+ * dropped (ashmem_range_give_spare()) and tries again. A spare that a PIN
+ * took off the tree stays on the LRU, with no pages, so that the UNPIN
+ * reusing it takes no list lock (ashmem_lru_add()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -41,8 +43,11 @@ struct ashmem_range *ashmem_range_alloc(void)
 
 	range = kmem_cache_alloc_lru(ashmem_range_cachep, ashmem_lru_list(),
 				     GFP_KERNEL_ACCOUNT);
-	if (range)
+	if (range) {
 		INIT_LIST_HEAD(&range->lru);	/* list_lru adds only empty items */
+		range->on_lru = false;
+		range->referenced = false;
+	}
 	return range;
 }
 
@@ -106,15 +111,30 @@ static void range_add(struct ashmem_region *region, struct ashmem_range *range,
 	range_insert(region, range);
 	if (ashmem_range_live(range))
 		ashmem_lru_add(range);
+	else
+		ashmem_lru_unlink(range);
 }
 
-/* Keep @range, no longer in use, as the region's spare, or free it. */
+/* Free @range, which is in no tree and no spare. */
+static void range_drop(struct ashmem_range *range)
+{
+	ashmem_lru_unlink(range);
+	ashmem_range_free(range);
+}
+
+/*
+ * Keep @range, no longer in use, as the region's spare, or free it. A
+ * spare that was on the LRU stays there, with no pages: the next UNPIN
+ * that reuses it needs no list lock, and the shrinker drops it from the
+ * list if it comes to it first.
+ */
 static void range_keep(struct ashmem_region *region, struct ashmem_range *range)
 {
-	if (region->spare)
-		ashmem_range_free(range);
-	else
+	range->unpurged = range->last + 1;
+	if (!region->spare)
 		region->spare = range;
+	else
+		range_drop(range);
 }
 
 static struct ashmem_range *take_spare(struct ashmem_region *region)
@@ -146,8 +166,7 @@ struct ashmem_range *ashmem_range_give_spare(struct ashmem_region *region,
 static void range_remove(struct ashmem_region *region, struct ashmem_range *range)
 {
 	rb_erase(&range->node, &region->ranges);
-	if (ashmem_range_live(range))
-		ashmem_lru_del(range);
+	ashmem_lru_shrink(ashmem_range_live(range));
 	range_keep(region, range);
 }
 
@@ -160,10 +179,9 @@ static void range_narrow(struct ashmem_range *range, pgoff_t start, pgoff_t last
 	pgoff_t live = ashmem_range_live(range);
 	pgoff_t unpurged = clamp(range->unpurged, start, last + 1);
 
-	if (live && unpurged > last)
-		ashmem_lru_del(range);
-	else if (live)
-		ashmem_lru_shrink(live - (last + 1 - unpurged));
+	ashmem_lru_shrink(live - (last + 1 - unpurged));
+	if (unpurged > last)
+		ashmem_lru_unlink(range);
 	range->start = start;
 	range->last = last;
 	range->unpurged = unpurged;
@@ -308,12 +326,13 @@ void ashmem_range_release_all(struct ashmem_region *region)
 	struct ashmem_range *range, *next;
 
 	rbtree_postorder_for_each_entry_safe(range, next, &region->ranges, node) {
-		if (ashmem_range_live(range))
-			ashmem_lru_del(range);
-		ashmem_range_free(range);
+		ashmem_lru_shrink(ashmem_range_live(range));
+		range_drop(range);
 	}
 	region->ranges = RB_ROOT;
-	ashmem_range_free(take_spare(region));
+	range = take_spare(region);
+	if (range)
+		range_drop(range);
 }
 
 /**

@@ -44,16 +44,34 @@ struct list_lru *ashmem_lru_list(void)
 	return &ashmem_lru;
 }
 
+/**
+ * ashmem_lru_add() - put the pages of a range just unpinned on the LRU
+ * @range: a range with unpurged pages; its region is locked
+ *
+ * A range still on the list, the region's spare parked there by a PIN
+ * (see ashmem_range.c), is not moved to the tail: it is marked referenced
+ * and the shrinker rotates it when it comes to it, as the dentry and inode
+ * LRUs do. So a pin/unpin cycle takes no list lock that other CPUs share.
+ */
 void ashmem_lru_add(struct ashmem_range *range)
 {
 	this_cpu_add(ashmem_lru_nr_pages, ashmem_range_live(range));
+	if (range->on_lru) {
+		range->referenced = true;
+		return;
+	}
 	ashmem_list_lru_add(&ashmem_lru, &range->lru);
+	range->on_lru = true;
 }
 
-void ashmem_lru_del(struct ashmem_range *range)
+/* Take @range off the list, if it is there; its region is locked. */
+void ashmem_lru_unlink(struct ashmem_range *range)
 {
+	if (!range->on_lru)
+		return;
 	ashmem_list_lru_del(&ashmem_lru, &range->lru);
-	this_cpu_sub(ashmem_lru_nr_pages, ashmem_range_live(range));
+	range->on_lru = false;
+	range->referenced = false;
 }
 
 /* @pages of a range that stays on the LRU were pinned again or purged. */
@@ -106,15 +124,26 @@ struct ashmem_purge_ctl {
 
 static unsigned long ashmem_node_deficit(int nid);
 
+/* From the walk: take @range off the list it is on; its region is locked. */
+static void ashmem_lru_isolate_range(struct list_lru_one *list,
+				     struct ashmem_range *range)
+{
+	list_lru_isolate(list, &range->lru);
+	range->on_lru = false;
+	range->referenced = false;
+}
+
 /*
  * Called by list_lru with the list's lock held, oldest range first. If the
  * range's region can be locked without waiting, claims a piece of the
  * range's first unpurged pages, no larger than what the walk still needs;
  * only a range that gives up its last unpurged pages leaves the LRU, the
- * rest stays where it is for the next reclaimer. Then drops both locks to
- * punch the piece, counted in the region's purges in flight (see "Locking"
- * in ashmem.h), as LRU_RETRY and LRU_REMOVED_RETRY allow: the walk starts
- * over, at the same range if it has pages left.
+ * rest stays where it is for the next reclaimer. A range unpinned again
+ * since it came here goes to the tail instead, once, and a spare parked
+ * here leaves the list. For a piece, drops both locks to punch it,
+ * counted in the region's purges in flight (see "Locking" in ashmem.h), as
+ * LRU_RETRY and LRU_REMOVED_RETRY allow: the walk starts over, at the same
+ * range if it has pages left.
  */
 static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 {
@@ -138,9 +167,21 @@ static enum lru_status ashmem_lru_isolate(ASHMEM_LRU_WALK_ARGS)
 	}
 
 	live = ashmem_range_live(range);
+	if (!live) {
+		/* The region's spare, parked here: nothing to purge. */
+		ashmem_lru_isolate_range(list, range);
+		spin_unlock(&region->lock);
+		return LRU_REMOVED;
+	}
+	if (range->referenced && ctl->shrinker) {
+		/* Unpinned again since it came here: a second chance. */
+		range->referenced = false;
+		spin_unlock(&region->lock);
+		return LRU_ROTATE;
+	}
 	pages = min3(live, ctl->budget - ctl->freed, ASHMEM_PURGE_PIECE);
 	if (pages == live)
-		list_lru_isolate(list, item);
+		ashmem_lru_isolate_range(list, range);
 	ashmem_lru_shrink(pages);
 	first = ashmem_range_claim(range, pages, ctl->shrinker);
 	/* Release waits for the purges in flight before it puts the file. */
