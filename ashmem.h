@@ -76,8 +76,9 @@
  *	that a pin/unpin cycle allocates nothing; or NULL
  * @ref: one for the open file, one for each purge in progress and each
  *	reader of the debugfs listing; the memory is freed when it drops to zero
- * @id: names the region in the registry of open regions (ashmem_stats.c),
- *	fdinfo, the listing and trace events; fixed
+ * @id: names the region in fdinfo, the listing and trace events; fixed
+ * @slot: the region's index in its CPU's registry of open regions
+ *	(ashmem_stats.c); fixed
  * @purges: how many times pages of the region were purged (a purge takes
  *	at most ASHMEM_PURGE_PIECE pages of one range)
  * @purging: purges in flight, from their claim under @lock until their hole
@@ -105,6 +106,7 @@ struct ashmem_region {
 	atomic_t purging;		/* see "Locking" above */
 	unsigned int purge_waiters;
 	pid_t creator_pid;
+	u32 slot;
 	char creator_comm[TASK_COMM_LEN];
 };
 

@@ -30,13 +30,18 @@ struct ashmem_stats ashmem_stats;
 
 /**
  * struct ashmem_registry - the regions opened on one CPU
- * @regions: open regions by index; its lock protects @next too
- * @next: the next index to try: indexes go round, so a closed region's id
- *	comes back only after 2^32 more opens on the same CPU
+ * @regions: open regions by slot; its lock protects @next_seq too
+ * @next_seq: the number of the next region opened on the CPU, for its id
+ *
+ * A region takes the lowest free slot, as a file descriptor takes the
+ * lowest free number, and its id from @next_seq, so that ids never come
+ * back. Slots that went round with the ids instead had each open and
+ * close of a lone region allocate and free an xarray node of its own,
+ * which cost as much as the rest of the driver's work on the two paths.
  */
 struct ashmem_registry {
 	struct xarray regions;
-	u32 next;
+	u64 next_seq;
 };
 
 static DEFINE_PER_CPU(struct ashmem_registry, ashmem_registries);
@@ -48,12 +53,13 @@ static struct xarray *ashmem_registry_of(unsigned int cpu)
 }
 
 /*
- * A region's id: its index in its CPU's registry, and the CPU. Unique among
- * open regions; what fdinfo, the listing and the trace events show.
+ * A region's id: its number among the regions opened on its CPU, and the
+ * CPU. Never reused while the module is loaded; what fdinfo, the listing
+ * and the trace events show.
  */
-static u64 ashmem_id(unsigned int cpu, u32 index)
+static u64 ashmem_id(unsigned int cpu, u64 seq)
 {
-	return (u64)index * nr_cpu_ids + cpu;
+	return seq * nr_cpu_ids + cpu;
 }
 
 /* Characters the listing escapes in names, so fields split on blanks. */
@@ -87,32 +93,32 @@ void ashmem_registry_init(void)
  *
  * The CPU is only where the region is filed: the task may move on at once.
  *
- * Return: 0, or -ENOMEM.
+ * Return: 0, or -ENOMEM (-EBUSY with 2^32 regions open on one CPU).
  */
 int ashmem_region_register(struct ashmem_region *region)
 {
 	unsigned int cpu = raw_smp_processor_id();
 	struct ashmem_registry *reg = per_cpu_ptr(&ashmem_registries, cpu);
-	u32 index;
 	int err;
 
 	region->creator_pid = task_tgid_nr(current);
 	region->creator_cgroup = ashmem_current_cgroup();
 	get_task_comm(region->creator_comm, current);
 
-	err = xa_alloc_cyclic(&reg->regions, &index, region, xa_limit_32b,
-			      &reg->next, GFP_KERNEL_ACCOUNT);
-	if (err < 0)
-		return err;
-	region->id = ashmem_id(cpu, index);
-	return 0;
+	xa_lock(&reg->regions);
+	err = __xa_alloc(&reg->regions, &region->slot, region, xa_limit_32b,
+			 GFP_KERNEL_ACCOUNT);
+	if (!err)
+		region->id = ashmem_id(cpu, reg->next_seq++);
+	xa_unlock(&reg->regions);
+	return err;
 }
 
 /**
  * ashmem_registry_exit() - free what the registry still holds, at unload
  *
  * Every region is gone by then, but not every node of the xarrays: an
- * xa_alloc_cyclic() that fails for want of memory can leave behind empty
+ * __xa_alloc() that fails for want of memory can leave behind empty
  * nodes it had already linked in, and only xa_destroy() frees those. Such
  * nodes keep xa_empty() false, so the check is for an entry, not a node.
  */
@@ -133,9 +139,9 @@ void ashmem_registry_exit(void)
 void ashmem_region_unregister(struct ashmem_region *region)
 {
 	u32 cpu;
-	u64 index = div_u64_rem(region->id, nr_cpu_ids, &cpu);
 
-	xa_erase(ashmem_registry_of(cpu), index);
+	div_u64_rem(region->id, nr_cpu_ids, &cpu);
+	xa_erase(ashmem_registry_of(cpu), region->slot);
 }
 
 /*
