@@ -664,6 +664,7 @@ union ashmem_pin_user {
 	u64 word;
 	struct ashmem_pin pin;
 };
+
 static_assert(sizeof(struct ashmem_pin) == sizeof(u64));
 
 static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
