@@ -10,6 +10,8 @@
  */
 #define _GNU_SOURCE
 
+#include <sched.h>
+
 #include "kselftest_harness.h"
 #include "ashmem_util.h"
 
@@ -78,6 +80,34 @@ TEST(fdinfo_ids_are_unique_per_region)
 	ASSERT_NE(ida, idb) TH_LOG("two regions share id %ld", ida);
 	close(a);
 	close(b);
+}
+
+/*
+ * An id names one region for the module's lifetime: tools that compare
+ * listings or trace events by id must not take a new region for a closed
+ * one. On one CPU the new region takes the closed one's registry slot, so
+ * an id derived from the slot would come back here.
+ */
+TEST(fdinfo_id_is_not_reused_after_close)
+{
+	cpu_set_t one;
+	long first, second;
+	int fd;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
+
+	fd = ashmem_assert_open(_metadata);
+	first = region_id(fd);
+	close(fd);
+	fd = ashmem_assert_open(_metadata);
+	second = region_id(fd);
+	close(fd);
+
+	ASSERT_LE(0, first) TH_LOG("fdinfo of an ashmem fd has no ashmem_id line");
+	ASSERT_NE(first, second) TH_LOG("a new region got the closed region's id %ld",
+					first);
 }
 
 /* A duplicated fd is the same region, so it shows the same id. */
