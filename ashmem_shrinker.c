@@ -64,14 +64,20 @@ void ashmem_lru_add(struct ashmem_range *range)
 	range->on_lru = true;
 }
 
+/* @range has just left the list; its region is locked. */
+static void ashmem_range_off_lru(struct ashmem_range *range)
+{
+	range->on_lru = false;
+	range->referenced = false;
+}
+
 /* Take @range off the list, if it is there; its region is locked. */
 void ashmem_lru_unlink(struct ashmem_range *range)
 {
 	if (!range->on_lru)
 		return;
 	ashmem_list_lru_del(&ashmem_lru, &range->lru);
-	range->on_lru = false;
-	range->referenced = false;
+	ashmem_range_off_lru(range);
 }
 
 /* @pages of a range that stays on the LRU were pinned again or purged. */
@@ -129,8 +135,7 @@ static void ashmem_lru_isolate_range(struct list_lru_one *list,
 				     struct ashmem_range *range)
 {
 	list_lru_isolate(list, &range->lru);
-	range->on_lru = false;
-	range->referenced = false;
+	ashmem_range_off_lru(range);
 }
 
 /*
@@ -281,6 +286,7 @@ static unsigned long ashmem_node_deficit(int nid)
  * ashmem_reclaim_has_enough() - whether the reclaim that called needs no
  *	more purging
  * @sc: the shrinker's control
+ * @deficit: ashmem_node_deficit() of @sc->nid, which the caller needs too
  *
  * Reclaim asks for work in batches it computes up front: at a low priority
  * one call of do_shrink_slab() asks for twice the whole list, whatever has
@@ -294,9 +300,10 @@ static unsigned long ashmem_node_deficit(int nid)
  *
  * Return: true if the shrinker should stop for @sc.
  */
-static bool ashmem_reclaim_has_enough(struct shrink_control *sc)
+static bool ashmem_reclaim_has_enough(struct shrink_control *sc,
+				      unsigned long deficit)
 {
-	return !ashmem_node_deficit(sc->nid) && !ashmem_memcg_short(sc->memcg);
+	return !deficit && !ashmem_memcg_short(sc->memcg);
 }
 
 /*
@@ -340,7 +347,8 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 	/* Pairs with the release in ashmem_shrinker_init(). */
 	if (!smp_load_acquire(&ashmem_lru_ready))
 		return SHRINK_STOP;
-	if (ashmem_reclaim_has_enough(sc))
+	deficit = ashmem_node_deficit(sc->nid);
+	if (ashmem_reclaim_has_enough(sc, deficit))
 		return SHRINK_STOP;
 	/*
 	 * A node short of memory gets back up to its high watermarks, as
@@ -349,7 +357,6 @@ static unsigned long ashmem_shrink_scan(struct shrinker *shrinker,
 	 * allocator decides on OOM from free and LRU pages alone, and another
 	 * task allocating at the same time takes what a small purge freed.
 	 */
-	deficit = ashmem_node_deficit(sc->nid);
 	if (deficit > ctl.budget) {
 		ctl.budget = deficit;
 		ctl.nid = sc->nid;
