@@ -10,6 +10,9 @@
  *     repetition, so drift cancels out of the ratio. As a control, the
  *     memfd cycle plus an open() and close() of /dev/null: what opening
  *     any device node adds, which the ashmem ABI requires and memfd skips.
+ *     Then a block of ashmem and of control cycles per repetition with each
+ *     syscall step timed on its own (less the timer's cost): which step
+ *     costs more than its memfd counterpart.
  *  2. ASHMEM_GET_SIZE: the floor of any ioctl of the driver.
  *  3. UNPIN+PIN of one page against 1..10000 other unpinned ranges in the
  *     same region (every other page, so they cannot merge); interleaved
@@ -88,6 +91,8 @@
 #define LIFECYCLE_SIZE		(64 * KIB)
 /* Figure 1: blocks per side and repetition, in ABBA order. */
 #define LIFECYCLE_BLOCKS	16
+/* Figure 1: each side's cycles timed step by step per repetition, in blocks. */
+#define LIFECYCLE_STEP_BLOCKS	8
 /* Figure 4: slices of 1 and of 2 threads per repetition, in ABBA order. */
 #define SCALING_SLICES		4
 /* Figures 2 and 3: chunks per repetition, in alternating order. */
@@ -192,7 +197,8 @@ struct metric {
 	double limit;
 };
 
-static struct metric metrics[64];
+/* All nine figures emit 57; metric() refuses one more than this holds. */
+static struct metric metrics[96];
 static int nr_metrics;
 static char notes[NR_FIGURES + 1][4096];
 
@@ -724,66 +730,237 @@ static void run_in_cgroup(const char *cg, void (*fn)(void *res), void *res,
 
 static const char lifecycle_name[ASHMEM_NAME_LEN] = BENCH_NAME "-lifecycle";
 
-static uint64_t lifecycle_ashmem(unsigned long n)
-{
-	uint64_t t0 = now_ns();
-	unsigned long i;
-	char *p;
-	int fd;
+/* Figure 1's cycles: ashmem, memfd, and memfd after opening /dev/null. */
+enum lc_kind { LC_ASHMEM, LC_MEMFD, LC_CONTROL };
 
-	for (i = 0; i < n; i++) {
-		fd = open(ASHMEM_DEV, O_RDWR);
-		if (fd < 0)
-			die_errno("open " ASHMEM_DEV);
-		if (ioctl(fd, ASHMEM_SET_NAME, lifecycle_name) < 0)
-			die_errno("ASHMEM_SET_NAME");
-		if (ioctl(fd, ASHMEM_SET_SIZE, LIFECYCLE_SIZE) < 0)
-			die_errno("ASHMEM_SET_SIZE");
-		p = mmap(NULL, LIFECYCLE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (p == MAP_FAILED)
-			die_errno("mmap of an ashmem region");
-		*(volatile char *)p = 1;
-		if (munmap(p, LIFECYCLE_SIZE))
-			die_errno("munmap");
-		if (close(fd))
-			die_errno("close");
-	}
-	return now_ns() - t0;
+/* The most steps a cycle is split into (the control's). */
+#define LC_MAX_STEPS		8
+
+/*
+ * struct laps - a cycle timed step by step: each lap() adds the time since
+ * the one before (or since laps_start()) to the next step's @ns.
+ */
+struct laps {
+	uint64_t t;
+	unsigned int step;
+	uint64_t ns[LC_MAX_STEPS];
+};
+
+static inline void laps_start(struct laps *l)
+{
+	if (!l)
+		return;
+	l->step = 0;
+	l->t = now_ns();
+}
+
+/* The end of one step; nothing when the cycle is timed only as a whole. */
+static inline void lap(struct laps *l)
+{
+	uint64_t t;
+
+	if (!l)
+		return;
+	if (l->step == LC_MAX_STEPS)
+		die("figure 1: a cycle of more than %d steps", LC_MAX_STEPS);
+	t = now_ns();
+	l->ns[l->step++] += t - l->t;
+	l->t = t;
+}
+
+/* The part both APIs share: mmap, write one page, munmap, close. */
+static void lifecycle_use(int fd, struct laps *l)
+{
+	char *p = xmmap(LIFECYCLE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			"a lifecycle region");
+
+	lap(l);
+	*(volatile char *)p = 1;
+	lap(l);
+	xmunmap(p, LIFECYCLE_SIZE);
+	lap(l);
+	xclose(fd);
+	lap(l);
+}
+
+/* open /dev/ashmem, SET_NAME, SET_SIZE: an ashmem region ready to map. */
+static int lifecycle_ashmem_open(struct laps *l)
+{
+	int fd = ashmem_open();
+
+	lap(l);
+	if (ioctl(fd, ASHMEM_SET_NAME, lifecycle_name) < 0)
+		die_errno("ASHMEM_SET_NAME");
+	lap(l);
+	ashmem_set_size(fd, LIFECYCLE_SIZE);
+	lap(l);
+	return fd;
 }
 
 /*
- * The memfd cycle; with @open_node, also an open() and close() of
- * /dev/null: the floor of any API that starts by opening a device node,
+ * memfd_create and ftruncate; with @open_node, first an open() and close()
+ * of /dev/null: the floor of any API that starts by opening a device node,
  * as Android's ashmem does and memfd does not.
  */
-static uint64_t lifecycle_memfd(unsigned long n, bool open_node)
+static int lifecycle_memfd_open(bool open_node, struct laps *l)
+{
+	int fd;
+
+	if (open_node) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			die_errno("open /dev/null");
+		lap(l);
+		xclose(fd);
+		lap(l);
+	}
+	fd = memfd_create(lifecycle_name, 0);
+	if (fd < 0)
+		die_errno("memfd_create");
+	lap(l);
+	if (ftruncate(fd, LIFECYCLE_SIZE))
+		die_errno("ftruncate of a memfd");
+	lap(l);
+	return fd;
+}
+
+/* One cycle of @kind; with @l, each step timed on its own. */
+static void lifecycle_cycle(enum lc_kind kind, struct laps *l)
+{
+	int fd;
+
+	laps_start(l);
+	if (kind == LC_ASHMEM)
+		fd = lifecycle_ashmem_open(l);
+	else
+		fd = lifecycle_memfd_open(kind == LC_CONTROL, l);
+	lifecycle_use(fd, l);
+}
+
+/* @n cycles of @kind, timed as a whole. */
+static uint64_t lifecycle_time(enum lc_kind kind, unsigned long n)
 {
 	uint64_t t0 = now_ns();
 	unsigned long i;
-	char *p;
-	int fd;
+
+	for (i = 0; i < n; i++)
+		lifecycle_cycle(kind, NULL);
+	return now_ns() - t0;
+}
+
+/* A step of figure 1's breakdown: the metric of its mean per cycle. */
+struct lc_step {
+	const char *name;
+	const char *desc;
+};
+
+/* In the order lifecycle_cycle() takes them. */
+static const struct lc_step lc_ashmem_steps[] = {
+	{ "lifecycle_step_ashmem_open_ns", "ashmem step: open(/dev/ashmem)" },
+	{ "lifecycle_step_ashmem_set_name_ns", "ashmem step: ASHMEM_SET_NAME" },
+	{ "lifecycle_step_ashmem_set_size_ns", "ashmem step: ASHMEM_SET_SIZE" },
+	{ "lifecycle_step_ashmem_mmap_ns", "ashmem step: mmap" },
+	{ "lifecycle_step_ashmem_touch_ns", "ashmem step: write a page" },
+	{ "lifecycle_step_ashmem_munmap_ns", "ashmem step: munmap" },
+	{ "lifecycle_step_ashmem_close_ns", "ashmem step: close" },
+};
+
+static const struct lc_step lc_control_steps[] = {
+	{ "lifecycle_step_null_open_ns", "control step: open(/dev/null)" },
+	{ "lifecycle_step_null_close_ns", "control step: close(/dev/null)" },
+	{ "lifecycle_step_memfd_create_ns", "control step: memfd_create" },
+	{ "lifecycle_step_memfd_ftruncate_ns", "control step: ftruncate" },
+	{ "lifecycle_step_memfd_mmap_ns", "control step: mmap" },
+	{ "lifecycle_step_memfd_touch_ns", "control step: write a page" },
+	{ "lifecycle_step_memfd_munmap_ns", "control step: munmap" },
+	{ "lifecycle_step_memfd_close_ns", "control step: close" },
+};
+
+#define NR_LC_ASHMEM_STEPS	(sizeof(lc_ashmem_steps) / sizeof(lc_ashmem_steps[0]))
+#define NR_LC_CONTROL_STEPS	(sizeof(lc_control_steps) / sizeof(lc_control_steps[0]))
+
+/* The timer's own cost in each step: a lap with nothing in it, in ns. */
+static double lap_overhead_ns(unsigned long n)
+{
+	struct laps l = { 0 };
+	unsigned long i;
 
 	for (i = 0; i < n; i++) {
-		if (open_node) {
-			fd = open("/dev/null", O_RDWR);
-			if (fd < 0 || close(fd))
-				die_errno("open and close /dev/null");
-		}
-		fd = memfd_create(lifecycle_name, 0);
-		if (fd < 0)
-			die_errno("memfd_create");
-		if (ftruncate(fd, LIFECYCLE_SIZE))
-			die_errno("ftruncate of a memfd");
-		p = mmap(NULL, LIFECYCLE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (p == MAP_FAILED)
-			die_errno("mmap of a memfd");
-		*(volatile char *)p = 1;
-		if (munmap(p, LIFECYCLE_SIZE))
-			die_errno("munmap");
-		if (close(fd))
-			die_errno("close");
+		laps_start(&l);
+		lap(&l);
 	}
-	return now_ns() - t0;
+	return (double)l.ns[0] / n;
+}
+
+/*
+ * @n cycles of @kind, each step timed on its own; into @mean, each of the
+ * @nr steps' time per cycle less @overhead, the timer's (at least 0).
+ */
+static void lifecycle_steps(enum lc_kind kind, unsigned long n, double overhead,
+			    unsigned int nr, double mean[LC_MAX_STEPS])
+{
+	struct laps l = { 0 };
+	unsigned long i;
+	unsigned int s;
+	double ns;
+
+	for (i = 0; i < n; i++)
+		lifecycle_cycle(kind, &l);
+	if (l.step != nr)
+		die("figure 1: a cycle took %u steps, the table names %u", l.step, nr);
+	for (s = 0; s < nr; s++) {
+		ns = (double)l.ns[s] / n - overhead;
+		mean[s] = ns > 0 ? ns : 0;
+	}
+}
+
+/* Each step's median over the repetitions of @mean; returns their sum. */
+static double lifecycle_step_metrics(const struct lc_step *steps, unsigned int nr,
+				     double mean[][LC_MAX_STEPS])
+{
+	double v[opt.reps], sum = 0, med;
+	unsigned int s;
+	int rep;
+
+	for (s = 0; s < nr; s++) {
+		for (rep = 0; rep < opt.reps; rep++)
+			v[rep] = mean[rep][s];
+		med = median(v, opt.reps);
+		metric(1, steps[s].name, steps[s].desc, "ns", 1, med, NO_TARGET);
+		sum += med;
+	}
+	return sum;
+}
+
+/*
+ * Which step costs what: per repetition, @n ashmem cycles and @n control
+ * cycles with every step timed on its own, the two in alternating order.
+ */
+static void bench_lifecycle_steps(unsigned long n)
+{
+	double ash[opt.reps][LC_MAX_STEPS], ctl[opt.reps][LC_MAX_STEPS];
+	double overhead[opt.reps], sum_ash, sum_ctl;
+	int rep;
+
+	for (rep = 0; rep < opt.reps; rep++) {
+		overhead[rep] = lap_overhead_ns(n);
+		if (rep % 2 == 0)
+			lifecycle_steps(LC_ASHMEM, n, overhead[rep],
+					NR_LC_ASHMEM_STEPS, ash[rep]);
+		lifecycle_steps(LC_CONTROL, n, overhead[rep],
+				NR_LC_CONTROL_STEPS, ctl[rep]);
+		if (rep % 2)
+			lifecycle_steps(LC_ASHMEM, n, overhead[rep],
+					NR_LC_ASHMEM_STEPS, ash[rep]);
+	}
+
+	sum_ash = lifecycle_step_metrics(lc_ashmem_steps, NR_LC_ASHMEM_STEPS, ash);
+	sum_ctl = lifecycle_step_metrics(lc_control_steps, NR_LC_CONTROL_STEPS, ctl);
+	note(1, "steps: %lu cycles of ashmem and of the control per repetition, each "
+	     "step timed on its own; a timer pair's own cost, %.1f ns (median), is "
+	     "subtracted from each step (at least 0); the steps add up to %.1f ns "
+	     "(ashmem) and %.1f ns (control)", n, median(overhead, opt.reps),
+	     sum_ash, sum_ctl);
 }
 
 static void bench_lifecycle(void)
@@ -795,7 +972,7 @@ static void bench_lifecycle(void)
 	int rep, b;
 
 	/* Warm up both paths, and size the blocks from what they cost. */
-	est = (lifecycle_ashmem(20) + lifecycle_memfd(20, false)) / 40.0;
+	est = (lifecycle_time(LC_ASHMEM, 20) + lifecycle_time(LC_MEMFD, 20)) / 40.0;
 	block = iters_for(est, 2.0 * opt.budget_ms / LIFECYCLE_BLOCKS, 5, 100000);
 	cycles = block * LIFECYCLE_BLOCKS;
 
@@ -804,13 +981,13 @@ static void bench_lifecycle(void)
 		/* A B B A A B B A: drift within the repetition cancels. */
 		for (b = 0; b < LIFECYCLE_BLOCKS; b++) {
 			if (b % 2 == 0) {
-				ta += lifecycle_ashmem(block);
-				tm += lifecycle_memfd(block, false);
-				to += lifecycle_memfd(block, true);
+				ta += lifecycle_time(LC_ASHMEM, block);
+				tm += lifecycle_time(LC_MEMFD, block);
+				to += lifecycle_time(LC_CONTROL, block);
 			} else {
-				to += lifecycle_memfd(block, true);
-				tm += lifecycle_memfd(block, false);
-				ta += lifecycle_ashmem(block);
+				to += lifecycle_time(LC_CONTROL, block);
+				tm += lifecycle_time(LC_MEMFD, block);
+				ta += lifecycle_time(LC_ASHMEM, block);
 			}
 		}
 		ash[rep] = (double)ta / cycles;
@@ -835,6 +1012,8 @@ static void bench_lifecycle(void)
 	       median(vs_open, opt.reps), '<', 1.05);
 	note(1, "%lu cycles of each per repetition, in blocks of %lu, ABBA order",
 	     cycles, block);
+
+	bench_lifecycle_steps(block * LIFECYCLE_STEP_BLOCKS);
 }
 
 /* ------------------------------------------------------------ 2, 3. ioctls */
