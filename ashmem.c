@@ -626,7 +626,8 @@ static long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
 	long ret;
 
 	spin_lock(&region->lock);
-	*spare = ashmem_range_give_spare(region, *spare);
+	if (*spare)
+		*spare = ashmem_range_give_spare(region, *spare);
 	ret = ashmem_pin_pages(region, pin, &start, &last);
 	if (ret)
 		goto out;
@@ -656,9 +657,9 @@ out:
 
 /*
  * struct ashmem_pin is two u32s, the same in 32- and 64-bit processes: it
- * is read with one 64-bit get_user(), an inline load, where
- * copy_from_user() would be a call through the usercopy checks for 8 bytes
- * on the path of every PIN and UNPIN.
+ * is read with one 64-bit load inside a user access section, inline, where
+ * get_user() is a call and copy_from_user() a call through the usercopy
+ * checks, on the path of every PIN and UNPIN.
  */
 union ashmem_pin_user {
 	u64 word;
@@ -666,6 +667,19 @@ union ashmem_pin_user {
 };
 
 static_assert(sizeof(struct ashmem_pin) == sizeof(u64));
+
+static int ashmem_get_pin(union ashmem_pin_user *u,
+			  const struct ashmem_pin __user *upin)
+{
+	if (!user_read_access_begin(upin, sizeof(*upin)))
+		return -EFAULT;
+	unsafe_get_user(u->word, (const u64 __user *)upin, efault);
+	user_read_access_end();
+	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
+}
 
 static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 			     struct ashmem_pin __user *upin)
@@ -675,8 +689,9 @@ static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 	bool wait = false;
 	long ret;
 
-	if (get_user(u.word, (u64 __user *)upin))
-		return -EFAULT;
+	ret = ashmem_get_pin(&u, upin);
+	if (ret)
+		return ret;
 
 	ret = ashmem_pin_locked(region, cmd, &u.pin, &spare, &wait);
 	if (ret == -EAGAIN) {
@@ -685,8 +700,9 @@ static long ashmem_pin_ioctl(struct ashmem_region *region, unsigned int cmd,
 		if (!spare)
 			return -ENOMEM;
 		ret = ashmem_pin_locked(region, cmd, &u.pin, &spare, &wait);
+		/* Another ioctl may have given the region a spare meanwhile. */
+		ashmem_range_free(spare);
 	}
-	ashmem_range_free(spare);
 	if (wait)
 		ashmem_pin_wait(region);
 	return ret;

@@ -10,6 +10,7 @@
 #define _ASHMEM_H
 
 #include <linux/list.h>
+#include <linux/percpu.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
@@ -73,7 +74,8 @@
  * @prot_mask: PROT_* bits mmap() may ask for; bits can only be removed
  * @ranges: the unpinned ranges, keyed by first page, never overlapping
  * @spare: a range not in use, kept for the next UNPIN or splitting PIN so
- *	that a pin/unpin cycle allocates nothing; or NULL
+ *	that a pin/unpin cycle allocates nothing; or NULL. A PIN may leave it
+ *	parked in @ranges, where it was (see ashmem_range.c)
  * @ref: one for the open file, one for each purge in progress and each
  *	reader of the debugfs listing; the memory is freed when it drops to zero
  * @id: names the region in fdinfo, the listing and trace events; fixed
@@ -112,7 +114,7 @@ struct ashmem_region {
 
 /**
  * struct ashmem_range - unpinned pages [@start, @last] of a region
- * @node: in @region->ranges
+ * @node: in @region->ranges; cleared (RB_EMPTY_NODE()) while in no tree
  * @lru: on the LRU while some of its pages are not purged, and as the
  *	region's spare until the shrinker or a merge takes it off
  * @region: the region the pages belong to
@@ -203,13 +205,47 @@ void ashmem_debugfs_init(void);
 void ashmem_debugfs_exit(void);
 
 /* ashmem_shrinker.c: the LRU of unpinned, unpurged ranges */
-void ashmem_lru_add(struct ashmem_range *range);
+void ashmem_lru_link(struct ashmem_range *range);
 void ashmem_lru_unlink(struct ashmem_range *range);
-void ashmem_lru_shrink(pgoff_t pages);
 unsigned long ashmem_purge_all(void);
 unsigned long ashmem_lru_pages(void);
 struct list_lru *ashmem_lru_list(void);
 int ashmem_shrinker_init(void);
 void ashmem_shrinker_exit(void);
+
+/*
+ * Pages in the ranges on the LRU, as a sum of per-CPU deltas (one CPU's
+ * share can be negative); list_lru itself counts only ranges. A pin or
+ * unpin adds to its own CPU's delta with one this_cpu operation, sharing no
+ * cache line and taking no lock; readers sum the possible CPUs
+ * (ashmem_lru_pages()), as the dentry and inode counts are read
+ * (get_nr_dentry()). The helpers below are inline: they are on the path of
+ * every PIN and UNPIN.
+ */
+DECLARE_PER_CPU(long, ashmem_lru_nr_pages);
+
+/**
+ * ashmem_lru_add() - put the pages of a range just unpinned on the LRU
+ * @range: a range with unpurged pages; its region is locked
+ *
+ * A range still on the list, the region's spare parked there by a PIN
+ * (see ashmem_range.c), is not moved to the tail: it is marked referenced
+ * and the shrinker rotates it when it comes to it, as the dentry and inode
+ * LRUs do. So a pin/unpin cycle takes no list lock that other CPUs share.
+ */
+static inline void ashmem_lru_add(struct ashmem_range *range)
+{
+	this_cpu_add(ashmem_lru_nr_pages, ashmem_range_live(range));
+	if (range->on_lru)
+		range->referenced = true;
+	else
+		ashmem_lru_link(range);
+}
+
+/* @pages of a range that stays on the LRU were pinned again or purged. */
+static inline void ashmem_lru_shrink(pgoff_t pages)
+{
+	this_cpu_sub(ashmem_lru_nr_pages, pages);
+}
 
 #endif /* _ASHMEM_H */

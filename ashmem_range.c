@@ -9,9 +9,15 @@
  * away is kept as the region's spare (region->spare), and the next UNPIN or
  * splitting PIN reuses it; only one that finds no spare, and no range it
  * absorbs, returns -EAGAIN, so that its caller allocates one with the lock
- * dropped (ashmem_range_give_spare()) and tries again. A spare that a PIN
- * took off the tree stays on the LRU, with no pages, so that the UNPIN
- * reusing it takes no list lock (ashmem_lru_add()).
+ * dropped (ashmem_range_give_spare()) and tries again.
+ *
+ * The common cycle pins and unpins the same pages again and again, so a PIN
+ * that covers a whole range and makes it the spare leaves it where it is:
+ * in the tree, parked, and on the LRU, with no pages. An UNPIN of exactly
+ * those pages puts it back in use without touching the tree or a list lock
+ * (ashmem_lru_add()); anything else that walks the tree first takes the
+ * parked spare out of it (spare_unpark()). So the tree holds at most one
+ * parked range, and only ever the region's spare.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -45,6 +51,7 @@ struct ashmem_range *ashmem_range_alloc(void)
 				     GFP_KERNEL_ACCOUNT);
 	if (range) {
 		INIT_LIST_HEAD(&range->lru);	/* list_lru adds only empty items */
+		RB_CLEAR_NODE(&range->node);	/* in no tree: see parked_spare() */
 		range->on_lru = false;
 		range->referenced = false;
 	}
@@ -122,25 +129,34 @@ static void range_drop(struct ashmem_range *range)
 	ashmem_range_free(range);
 }
 
-/*
- * Keep @range, no longer in use, as the region's spare, or free it. A
- * spare that was on the LRU stays there, with no pages: the next UNPIN
- * that reuses it needs no list lock, and the shrinker drops it from the
- * list if it comes to it first.
- */
-static void range_keep(struct ashmem_region *region, struct ashmem_range *range)
+/* The region's spare if a PIN left it parked in the tree, else NULL. */
+static struct ashmem_range *parked_spare(struct ashmem_region *region)
 {
-	range->unpurged = range->last + 1;
-	if (!region->spare)
-		region->spare = range;
-	else
-		range_drop(range);
+	struct ashmem_range *spare = region->spare;
+
+	return spare && !RB_EMPTY_NODE(&spare->node) ? spare : NULL;
+}
+
+static void range_erase(struct ashmem_region *region, struct ashmem_range *range)
+{
+	rb_erase(&range->node, &region->ranges);
+	RB_CLEAR_NODE(&range->node);
+}
+
+/* Take a parked spare out of the tree, before a walk of it; it stays the spare. */
+static void spare_unpark(struct ashmem_region *region)
+{
+	struct ashmem_range *spare = parked_spare(region);
+
+	if (spare)
+		range_erase(region, spare);
 }
 
 static struct ashmem_range *take_spare(struct ashmem_region *region)
 {
 	struct ashmem_range *range = region->spare;
 
+	spare_unpark(region);
 	region->spare = NULL;
 	return range;
 }
@@ -148,7 +164,7 @@ static struct ashmem_range *take_spare(struct ashmem_region *region)
 /**
  * ashmem_range_give_spare() - hand a freshly allocated range to a region
  * @region: the region, locked
- * @range: from ashmem_range_alloc(), or NULL
+ * @range: from ashmem_range_alloc()
  *
  * Return: NULL if the region kept @range as its spare, else @range, which
  * the caller frees once it dropped the lock.
@@ -156,18 +172,45 @@ static struct ashmem_range *take_spare(struct ashmem_region *region)
 struct ashmem_range *ashmem_range_give_spare(struct ashmem_region *region,
 					     struct ashmem_range *range)
 {
-	if (!range || region->spare)
+	if (region->spare)
 		return range;
 	region->spare = range;
 	return NULL;
 }
 
-/* Forget @range: its pages are pinned again, or merged into another range. */
-static void range_remove(struct ashmem_region *region, struct ashmem_range *range)
+/**
+ * range_remove() - forget a range, whose pages are pinned again or merged
+ * @region: the region, locked
+ * @range: a range in its tree
+ * @park: a PIN covers all of @range's pages: if it becomes the spare, it
+ *	may stay in the tree, parked, for an UNPIN of the same pages
+ *
+ * The range becomes the region's spare, or is freed if there is one. A
+ * spare that was on the LRU stays there, with no pages: the UNPIN that
+ * reuses it needs no list lock, and the shrinker drops it from the list if
+ * it comes to it first.
+ */
+static void range_remove(struct ashmem_region *region,
+			 struct ashmem_range *range, bool park)
 {
-	rb_erase(&range->node, &region->ranges);
 	ashmem_lru_shrink(ashmem_range_live(range));
-	range_keep(region, range);
+	range->unpurged = range->last + 1;
+	if (region->spare) {
+		range_erase(region, range);
+		range_drop(range);
+		return;
+	}
+	if (!park)
+		range_erase(region, range);
+	region->spare = range;
+}
+
+/* An UNPIN of exactly the pages of the parked @spare: it holds them again. */
+static void range_revive(struct ashmem_region *region, struct ashmem_range *spare)
+{
+	region->spare = NULL;
+	spare->unpurged = spare->start;
+	ashmem_lru_add(spare);
 }
 
 /*
@@ -207,7 +250,9 @@ static bool range_purged_within(const struct ashmem_range *range, pgoff_t start,
  * keeps the tree small without ever reporting WAS_PURGED for pages that
  * were not. Pages already unpinned as a whole keep their range, and so
  * their place on the LRU. The new range reuses the region's spare or an
- * absorbed range, and one absorbed range becomes the next spare.
+ * absorbed range, and one absorbed range becomes the next spare. The parked
+ * spare of a PIN of exactly the same pages takes them back where it is,
+ * merging with nothing: its neighbours are those it had before that PIN.
  *
  * Return: 0; -EAGAIN, with nothing changed, if the new range would absorb
  * none and the region has no spare.
@@ -215,9 +260,16 @@ static bool range_purged_within(const struct ashmem_range *range, pgoff_t start,
 int ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
 		       pgoff_t last)
 {
+	struct ashmem_range *parked = parked_spare(region);
 	struct ashmem_range *first, *prev, *after, *range, *next, *new;
 	bool purged = false, merge_prev, merge_next;
 	pgoff_t unpurged;
+
+	if (parked && parked->start == start && parked->last == last) {
+		range_revive(region, parked);
+		return 0;
+	}
+	spare_unpark(region);
 
 	first = range_first_from(region, start);
 	if (first && first->start <= start && first->last >= last)
@@ -256,12 +308,12 @@ int ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
 		return -EAGAIN;
 	for (range = first; range != after; range = next) {
 		next = range_of(rb_next(&range->node));
-		range_remove(region, range);
+		range_remove(region, range, false);
 	}
 	if (merge_prev)
-		range_remove(region, prev);
+		range_remove(region, prev, false);
 	if (merge_next)
-		range_remove(region, after);
+		range_remove(region, after, false);
 	range_add(region, new ?: take_spare(region), start, last, unpurged);
 	return 0;
 }
@@ -273,7 +325,8 @@ int ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
  * @last: last page
  *
  * A range the pages split in two keeps its head, and the region's spare
- * becomes its tail.
+ * becomes its tail. A range they cover as a whole becomes the spare, parked
+ * in the tree, if the region has none.
  *
  * Return: ASHMEM_WAS_PURGED if any of the pages was purged while unpinned,
  * else ASHMEM_NOT_PURGED; -EAGAIN, with nothing changed, if a range has to
@@ -281,20 +334,23 @@ int ashmem_range_unpin(struct ashmem_region *region, pgoff_t start,
  */
 int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last)
 {
-	struct ashmem_range *range = range_first_from(region, start), *next;
+	struct ashmem_range *range, *next;
 	int ret = ASHMEM_NOT_PURGED;
 
+	spare_unpark(region);
+	range = range_first_from(region, start);
 	/* Ranges are disjoint: only the first can hold the pages inside it. */
 	if (range && range->start < start && range->last > last && !region->spare)
 		return -EAGAIN;
 
 	for (; range && range->start <= last; range = next) {
-		next = range_of(rb_next(&range->node));
+		/* ...and none after one that reaches @last holds any of them. */
+		next = range->last < last ? range_of(rb_next(&range->node)) : NULL;
 		if (range_purged_within(range, start, last))
 			ret = ASHMEM_WAS_PURGED;
 
 		if (range->start >= start && range->last <= last) {
-			range_remove(region, range);
+			range_remove(region, range, true);
 		} else if (range->start < start && range->last > last) {
 			pgoff_t tail_last = range->last;
 			pgoff_t tail_unpurged = max(range->unpurged, last + 1);
@@ -315,8 +371,10 @@ int ashmem_range_pin(struct ashmem_region *region, pgoff_t start, pgoff_t last)
 bool ashmem_range_any_unpinned(struct ashmem_region *region, pgoff_t start,
 			       pgoff_t last)
 {
-	struct ashmem_range *range = range_first_from(region, start);
+	struct ashmem_range *range;
 
+	spare_unpark(region);
+	range = range_first_from(region, start);
 	return range && range->start <= last;
 }
 
@@ -325,6 +383,7 @@ void ashmem_range_release_all(struct ashmem_region *region)
 {
 	struct ashmem_range *range, *next;
 
+	spare_unpark(region);
 	rbtree_postorder_for_each_entry_safe(range, next, &region->ranges, node) {
 		ashmem_lru_shrink(ashmem_range_live(range));
 		range_drop(range);
@@ -436,6 +495,9 @@ void ashmem_range_count(struct ashmem_region *region, unsigned long *unpinned,
 	*purged = 0;
 	for (node = rb_first(&region->ranges); node; node = rb_next(node)) {
 		struct ashmem_range *range = range_of(node);
+
+		if (range == parked_spare(region))
+			continue;
 
 		*unpinned += ashmem_range_live(range);
 		*purged += range->unpurged - range->start;

@@ -27,14 +27,8 @@
 static struct list_lru ashmem_lru;
 static struct shrinker *ashmem_shrinker;
 
-/*
- * Pages in the ranges on ashmem_lru, as a sum of per-CPU deltas (one CPU's
- * share can be negative); list_lru itself counts only ranges. A pin or
- * unpin adds to its own CPU's delta with one this_cpu operation, sharing no
- * cache line and taking no lock; readers sum the possible CPUs, as
- * the dentry and inode counts are read (get_nr_dentry()).
- */
-static DEFINE_PER_CPU(long, ashmem_lru_nr_pages);
+/* See ashmem.h; summed by ashmem_lru_pages(). */
+DEFINE_PER_CPU(long, ashmem_lru_nr_pages);
 
 /* Set once ashmem_lru exists; the shrinker can run earlier before 6.7. */
 static bool ashmem_lru_ready;
@@ -44,22 +38,9 @@ struct list_lru *ashmem_lru_list(void)
 	return &ashmem_lru;
 }
 
-/**
- * ashmem_lru_add() - put the pages of a range just unpinned on the LRU
- * @range: a range with unpurged pages; its region is locked
- *
- * A range still on the list, the region's spare parked there by a PIN
- * (see ashmem_range.c), is not moved to the tail: it is marked referenced
- * and the shrinker rotates it when it comes to it, as the dentry and inode
- * LRUs do. So a pin/unpin cycle takes no list lock that other CPUs share.
- */
-void ashmem_lru_add(struct ashmem_range *range)
+/* For ashmem_lru_add(): @range is on no list; its region is locked. */
+void ashmem_lru_link(struct ashmem_range *range)
 {
-	this_cpu_add(ashmem_lru_nr_pages, ashmem_range_live(range));
-	if (range->on_lru) {
-		range->referenced = true;
-		return;
-	}
 	ashmem_list_lru_add(&ashmem_lru, &range->lru);
 	range->on_lru = true;
 }
@@ -78,12 +59,6 @@ void ashmem_lru_unlink(struct ashmem_range *range)
 		return;
 	ashmem_list_lru_del(&ashmem_lru, &range->lru);
 	ashmem_range_off_lru(range);
-}
-
-/* @pages of a range that stays on the LRU were pinned again or purged. */
-void ashmem_lru_shrink(pgoff_t pages)
-{
-	this_cpu_sub(ashmem_lru_nr_pages, pages);
 }
 
 /*

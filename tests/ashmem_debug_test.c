@@ -246,6 +246,27 @@ TEST_F(debugfs, regions_counts_purged_pages)
 	munmap(p, 4 * self->page);
 }
 
+/* Pages unpinned and pinned again are neither unpinned nor purged. */
+TEST_F(debugfs, regions_counts_nothing_for_pages_pinned_again)
+{
+	unsigned long f[6];
+	char line[1024];
+	void *p;
+
+	ashmem_assert_set_size(_metadata, self->fd, 4 * self->page);
+	p = ashmem_assert_mmap(_metadata, self->fd, 4 * self->page,
+			       PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	ashmem_assert_unpin(_metadata, self->fd, self->page, 2 * self->page);
+	ashmem_assert_pin(_metadata, self->fd, self->page, 2 * self->page,
+			  ASHMEM_NOT_PURGED);
+	ASSERT_TRUE(region_line(self->id, line, sizeof(line)));
+	ASSERT_EQ(6, sscanf(line, "%lu %lu %lu %lu %lu %lu",
+			    &f[0], &f[1], &f[2], &f[3], &f[4], &f[5]));
+	EXPECT_EQ(0, f[3]) TH_LOG("unpinned pages: %s", line);
+	EXPECT_EQ(0, f[4]) TH_LOG("purged pages: %s", line);
+	munmap(p, 4 * self->page);
+}
+
 TEST_F(debugfs, regions_forgets_a_closed_region)
 {
 	char line[1024];

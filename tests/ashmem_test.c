@@ -1193,6 +1193,74 @@ TEST_F(mapped_region, purge_after_split_discards_only_the_unpinned_ends)
 		     "the unpinned tail of a split range must be purged");
 }
 
+/*
+ * Pinning and unpinning the same pages again and again is what Android does
+ * most. In between, they are pinned for every purpose; unpinned again, they
+ * are as purgeable as the first time.
+ */
+TEST_F(mapped_region, pages_pinned_again_survive_a_purge)
+{
+	long ret;
+
+	if (!can_purge())
+		SKIP(return, "ASHMEM_PURGE_ALL_CACHES needs CAP_SYS_ADMIN");
+	ashmem_assert_purge_all(_metadata, self->fd);	/* empty the LRU */
+	fill_pattern(self->map, 0, self->size, 18);
+	ashmem_assert_unpin(_metadata, self->fd, 0, 0);
+	ashmem_assert_pin(_metadata, self->fd, 0, 0, ASHMEM_NOT_PURGED);
+	ashmem_assert_pin_status(_metadata, self->fd, 0, 0, ASHMEM_IS_PINNED);
+	ret = ashmem_assert_purge_all(_metadata, self->fd);
+	EXPECT_EQ(0, ret) TH_LOG("a purge found %ld unpinned pages", ret);
+	assert_pattern(_metadata, self->map, 0, self->size, 18,
+		       "pages pinned again must survive a purge");
+}
+
+TEST_F(mapped_region, pages_unpinned_again_are_purged)
+{
+	long ret;
+
+	if (!can_purge())
+		SKIP(return, "ASHMEM_PURGE_ALL_CACHES needs CAP_SYS_ADMIN");
+	ashmem_assert_purge_all(_metadata, self->fd);	/* empty the LRU */
+	fill_pattern(self->map, 0, self->size, 19);
+	ashmem_assert_unpin(_metadata, self->fd, 0, 0);
+	ashmem_assert_pin(_metadata, self->fd, 0, 0, ASHMEM_NOT_PURGED);
+	ashmem_assert_unpin(_metadata, self->fd, 0, 0);
+	ashmem_assert_pin_status(_metadata, self->fd, 0, 0, ASHMEM_IS_UNPINNED);
+	ret = ashmem_assert_purge_all(_metadata, self->fd);
+	EXPECT_EQ(REGION_PAGES, ret)
+		TH_LOG("a purge must find the %d pages unpinned again", REGION_PAGES);
+	ashmem_assert_pin(_metadata, self->fd, 0, 0, ASHMEM_WAS_PURGED);
+	assert_zeros(_metadata, self->map, 0, self->size,
+		     "pages unpinned again must be purged");
+}
+
+/* An UNPIN around pages pinned again takes them in, with their neighbours. */
+TEST_F(mapped_region, unpin_around_pages_pinned_again_covers_them)
+{
+	uint32_t page = self->page;
+	long ret;
+
+	if (!can_purge())
+		SKIP(return, "ASHMEM_PURGE_ALL_CACHES needs CAP_SYS_ADMIN");
+	ashmem_assert_purge_all(_metadata, self->fd);	/* empty the LRU */
+	fill_pattern(self->map, 0, self->size, 20);
+	ashmem_assert_unpin(_metadata, self->fd, page, page);
+	ashmem_assert_pin(_metadata, self->fd, page, page, ASHMEM_NOT_PURGED);
+	ashmem_assert_unpin(_metadata, self->fd, 0, 3 * page);
+	ashmem_assert_pin_status(_metadata, self->fd, page, page,
+				 ASHMEM_IS_UNPINNED);
+	ashmem_assert_pin_status(_metadata, self->fd, 3 * page, page,
+				 ASHMEM_IS_PINNED);
+	ret = ashmem_assert_purge_all(_metadata, self->fd);
+	EXPECT_EQ(3, ret) TH_LOG("a purge must find the 3 pages unpinned");
+	ashmem_assert_pin(_metadata, self->fd, 0, 3 * page, ASHMEM_WAS_PURGED);
+	assert_zeros(_metadata, self->map, 0, 3 * page,
+		     "the unpinned pages must be purged");
+	assert_pattern(_metadata, self->map + 3 * page, 3 * page, page, 20,
+		       "a purge must not touch pinned pages");
+}
+
 struct unprivileged_purge {
 	int fd;
 };
