@@ -616,9 +616,10 @@ static int ashmem_pin_pages(struct ashmem_region *region,
  * One PIN, UNPIN or GET_PIN_STATUS under the region's lock, handing the
  * region *@spare first if it has none; *@wait is set for a PIN that must
  * call ashmem_pin_wait(). Return: what the ioctl returns, or -EAGAIN for an
- * UNPIN or a PIN that needs a new range and finds no spare.
+ * UNPIN or a PIN that needs a new range and finds no spare. Inline in both
+ * of its calls: the first is on the path of every PIN and UNPIN.
  */
-static long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
+static __always_inline long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
 			      const struct ashmem_pin *pin,
 			      struct ashmem_range **spare, bool *wait)
 {
