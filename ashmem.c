@@ -619,9 +619,11 @@ static int ashmem_pin_pages(struct ashmem_region *region,
  * UNPIN or a PIN that needs a new range and finds no spare. Inline in both
  * of its calls: the first is on the path of every PIN and UNPIN.
  */
-static __always_inline long ashmem_pin_locked(struct ashmem_region *region, unsigned int cmd,
-			      const struct ashmem_pin *pin,
-			      struct ashmem_range **spare, bool *wait)
+static __always_inline long ashmem_pin_locked(struct ashmem_region *region,
+					      unsigned int cmd,
+					      const struct ashmem_pin *pin,
+					      struct ashmem_range **spare,
+					      bool *wait)
 {
 	pgoff_t start, last;
 	long ret;
