@@ -226,6 +226,15 @@ TEST_F(debugfs, regions_lists_a_region)
 	munmap(p, 6 * self->page);
 }
 
+/* The first six numbers of region @id's line (id to purges), in @f. */
+static bool region_fields(long id, char *line, size_t len, unsigned long f[6])
+{
+	*line = '\0';
+	return region_line(id, line, len) &&
+	       sscanf(line, "%lu %lu %lu %lu %lu %lu",
+		      &f[0], &f[1], &f[2], &f[3], &f[4], &f[5]) == 6;
+}
+
 TEST_F(debugfs, regions_counts_purged_pages)
 {
 	unsigned long f[6];
@@ -237,9 +246,8 @@ TEST_F(debugfs, regions_counts_purged_pages)
 			       PROT_READ | PROT_WRITE, MAP_SHARED, 0);
 	ashmem_assert_unpin(_metadata, self->fd, 0, 4 * self->page);
 	ashmem_assert_purge_all(_metadata, self->fd);
-	ASSERT_TRUE(region_line(self->id, line, sizeof(line)));
-	ASSERT_EQ(6, sscanf(line, "%lu %lu %lu %lu %lu %lu",
-			    &f[0], &f[1], &f[2], &f[3], &f[4], &f[5]));
+	ASSERT_TRUE(region_fields(self->id, line, sizeof(line), f))
+		TH_LOG("region %ld: no six numbers in \"%s\"", self->id, line);
 	EXPECT_EQ(0, f[3]) TH_LOG("unpinned pages after a purge: %s", line);
 	EXPECT_EQ(4, f[4]) TH_LOG("purged pages: %s", line);
 	EXPECT_EQ(1, f[5]) TH_LOG("purges: %s", line);
@@ -259,9 +267,8 @@ TEST_F(debugfs, regions_counts_nothing_for_pages_pinned_again)
 	ashmem_assert_unpin(_metadata, self->fd, self->page, 2 * self->page);
 	ashmem_assert_pin(_metadata, self->fd, self->page, 2 * self->page,
 			  ASHMEM_NOT_PURGED);
-	ASSERT_TRUE(region_line(self->id, line, sizeof(line)));
-	ASSERT_EQ(6, sscanf(line, "%lu %lu %lu %lu %lu %lu",
-			    &f[0], &f[1], &f[2], &f[3], &f[4], &f[5]));
+	ASSERT_TRUE(region_fields(self->id, line, sizeof(line), f))
+		TH_LOG("region %ld: no six numbers in \"%s\"", self->id, line);
 	EXPECT_EQ(0, f[3]) TH_LOG("unpinned pages: %s", line);
 	EXPECT_EQ(0, f[4]) TH_LOG("purged pages: %s", line);
 	munmap(p, 4 * self->page);
