@@ -94,7 +94,8 @@
  */
 struct ashmem_region {
 	/*
-	 * What the ioctls read and write comes first: 48 bytes on 64-bit.
+	 * What the ioctls read and write comes first: 48 bytes on 64-bit
+	 * without lock debugging (which makes spinlock_t much larger).
 	 * The other 72 keep the heads of two regions that are neighbours in
 	 * their slab more than a cache line apart, so two CPUs pinning and
 	 * unpinning two regions share no cache line through them.
